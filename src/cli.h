@@ -1,0 +1,14 @@
+/* Subcommands of the uoe-wb command line. Each takes the arguments after its
+ * name (argv[0] is the subcommand) and returns the process exit status. */
+#ifndef UOE_CLI_H
+#define UOE_CLI_H
+
+#define EXIT_USAGE 2
+
+int cmd_info(int argc, char **argv);
+int cmd_logits(int argc, char **argv);
+
+/* Prints "uoe-wb: message" for the most recent error to stderr; returns 1. */
+int cli_report_error(void);
+
+#endif

@@ -1,0 +1,82 @@
+/* uoe-wb: a terminal research workbench for unlearning in Mixture-of-Experts
+ * language models. This file dispatches the subcommands. */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#ifdef HAVE_CUDA
+#include "cuda_device.h"
+#endif
+#include "error.h"
+
+static const char usage_text[] =
+    "Usage: uoe-wb COMMAND [ARGUMENTS...]\n"
+    "A workbench for machine unlearning in Mixture-of-Experts language models.\n"
+    "\n"
+    "Commands:\n"
+    "  info MODEL_DIR [--json]      print the architecture, parameter counts and\n"
+    "                               MoE layout of a Hugging Face model directory\n"
+    "  logits MODEL_DIR --ids 1,2,3 --out FILE.npy [--routing FILE.npy]\n"
+    "                               run the model on token ids and write the logits\n"
+    "                               [T, V] (float32) and the top-k experts [M, T, K]\n"
+    "                               (int32) of the M MoE layers as NumPy files\n"
+    "\n"
+    "Options:\n"
+    "  -h, --help     display this help and exit\n"
+    "  -V, --version  output version information and exit\n"
+    "\n"
+    "Run 'uoe-wb COMMAND --help' for the options of one command.\n"
+    "See 'man uoe-wb' for the model directory layout and examples.\n";
+
+static void print_backends(void)
+{
+#ifdef HAVE_CUDA
+    int devices = cuda_device_count();
+    printf("Backends: cpu (OpenBLAS), cuda (%d device%s", devices, devices == 1 ? "" : "s");
+    char name[256];
+    for (int i = 0; i < devices; i++)
+        if (cuda_device_describe(i, name, sizeof name) == 0)
+            printf("%s%s", i ? ", " : ": ", name);
+    printf(")\n");
+#else
+    printf("Backends: cpu (OpenBLAS); built without CUDA\n");
+#endif
+}
+
+int cli_report_error(void)
+{
+    fprintf(stderr, "uoe-wb: %s\n", error_message());
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fputs(usage_text, stderr);
+        return EXIT_USAGE;
+    }
+    const char *command = argv[1];
+    if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0) {
+        fputs(usage_text, stdout);
+        return 0;
+    }
+    if (strcmp(command, "--version") == 0 || strcmp(command, "-V") == 0) {
+        printf("uoe-wb %s\n", PACKAGE_VERSION);
+        print_backends();
+        printf("Copyright (C) 2026 the uoe-wb authors.\n"
+               "This is free software: you are free to change and redistribute it.\n"
+               "There is NO WARRANTY, to the extent permitted by law.\n");
+        return 0;
+    }
+    if (strcmp(command, "info") == 0)
+        return cmd_info(argc - 1, argv + 1);
+    if (strcmp(command, "logits") == 0)
+        return cmd_logits(argc - 1, argv + 1);
+    fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
+            command);
+    return EXIT_USAGE;
+}

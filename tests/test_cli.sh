@@ -1,0 +1,80 @@
+#!/bin/sh
+# The command-line contract: exit statuses, --help/--version, info and logits
+# on the fixtures, and clear errors for bad input. Prints TAP.
+set -u
+top=${top_srcdir:-.}
+data=${UOE_TEST_DATA:-$top/tests}
+wb=${UOE_WB:-./src/uoe-wb}
+fixture=$data/fixtures/hf/qwen2_moe
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+count=0
+
+# run ARGS...: runs uoe-wb, keeping its status, stdout and stderr
+run() {
+    "$wb" "$@" >"$work/stdout" 2>"$work/stderr"
+    status=$?
+}
+
+# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
+check() {
+    count=$((count + 1))
+    if eval "$2"; then
+        echo "ok $count - $1"
+    else
+        echo "not ok $count - $1"
+        echo "# status $status; stdout and stderr follow"
+        sed 's/^/#   /' "$work/stdout" "$work/stderr"
+    fi
+}
+
+run --help
+check "--help exits 0 and lists the commands" \
+    '[ $status -eq 0 ] && grep -q "^Usage: uoe-wb" "$work/stdout" && grep -q "info MODEL_DIR" "$work/stdout" && grep -q "logits MODEL_DIR" "$work/stdout"'
+
+run --version
+check "--version exits 0 with the GNU first line" \
+    '[ $status -eq 0 ] && head -n 1 "$work/stdout" | grep -Eq "^uoe-wb [0-9]+\.[0-9]+\.[0-9]+$"'
+
+run
+check "no arguments is a usage error" '[ $status -eq 2 ] && grep -q "Usage:" "$work/stderr"'
+
+run frobnicate
+check "an unknown command is a usage error naming it" \
+    '[ $status -eq 2 ] && grep -q "unknown command .frobnicate." "$work/stderr"'
+
+run info "$fixture"
+check "info prints the family, layout and parameter count" \
+    '[ $status -eq 0 ] && grep -q "^family *qwen2_moe" "$work/stdout" && grep -q "0:moe 1:dense 2:moe" "$work/stdout" && grep -Eq "^parameters +[0-9]+" "$work/stdout"'
+
+run info "$fixture" --json
+check "info --json prints one JSON object with the MoE layout" \
+    '[ $status -eq 0 ] && head -c 1 "$work/stdout" | grep -q "{" && grep -q "\"num_moe_layers\": 2" "$work/stdout" && grep -q "\"uoe_fraction\"" "$work/stdout"'
+
+run info "$work/no-such-model"
+check "info on a missing directory fails naming the path" \
+    '[ $status -eq 1 ] && grep -q "no-such-model" "$work/stderr"'
+
+run logits "$fixture" --ids 1,2,3,4 --out "$work/logits.npy" --routing "$work/routing.npy"
+check "logits writes both .npy files" \
+    '[ $status -eq 0 ] && [ -s "$work/logits.npy" ] && [ -s "$work/routing.npy" ]'
+check "the logits file has the NumPy magic and shape (4, 97)" \
+    'head -c 6 "$work/logits.npy" | grep -q "NUMPY" && head -c 128 "$work/logits.npy" | grep -q "(4, 97)"'
+check "the routing file holds int32 [M, T, K] = (2, 4, 2)" \
+    'head -c 128 "$work/routing.npy" | grep -q "<i4" && head -c 128 "$work/routing.npy" | grep -q "(2, 4, 2)"'
+
+run logits "$fixture" --ids 1,200 --out "$work/bad.npy"
+check "an out-of-vocabulary id is rejected and no file is written" \
+    '[ $status -eq 1 ] && grep -q "outside the vocabulary" "$work/stderr" && [ ! -e "$work/bad.npy" ]'
+
+run logits "$fixture" --ids 1,x --out "$work/bad.npy"
+check "malformed ids are rejected" '[ $status -eq 1 ] && grep -q "comma-separated" "$work/stderr"'
+
+run logits "$fixture" --out "$work/bad.npy"
+check "logits without --ids is a usage error" '[ $status -eq 2 ]'
+
+run logits "$fixture" --ids 1,2 --out "$work/missing-dir/x.npy"
+check "an unwritable output path fails naming it" \
+    '[ $status -eq 1 ] && grep -q "missing-dir" "$work/stderr"'
+
+echo "1..$count"
