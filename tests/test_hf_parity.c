@@ -20,17 +20,12 @@
 #include "model.h"
 #include "npy.h"
 #include "tap.h"
-
-static const char *data_dir(void)
-{
-    const char *dir = getenv("UOE_TEST_DATA");
-    return dir ? dir : "tests";
-}
+#include "test_util.h"
 
 static int load_npy(const char *fixture, const char *name, NpyArray *out)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/fixtures/hf/%s/goldens/%s", data_dir(), fixture, name);
+    snprintf(path, sizeof path, "%s/fixtures/hf/%s/goldens/%s", test_data_dir(), fixture, name);
     if (npy_read(path, out) < 0) {
         tap_diag("%s", error_message());
         return -1;
@@ -77,7 +72,7 @@ static void check_routing(const Model *model, const char *fixture, const NpyArra
 static void check_gradients(Model *model, const char *fixture)
 {
     char path[1024];
-    snprintf(path, sizeof path, "%s/fixtures/hf/%s/goldens/grads.safetensors", data_dir(), fixture);
+    snprintf(path, sizeof path, "%s/fixtures/hf/%s/goldens/grads.safetensors", test_data_dir(), fixture);
     Model expected;
     model_create(&expected, &model->config);
     if (!tap_ok(checkpoint_load_weights(&expected, path, NULL) == 0, "%s: read golden gradients",
@@ -112,7 +107,7 @@ static void check_gradients(Model *model, const char *fixture)
 static void check_fixture(const char *fixture, bool has_gradients)
 {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/fixtures/hf/%s", data_dir(), fixture);
+    snprintf(dir, sizeof dir, "%s/fixtures/hf/%s", test_data_dir(), fixture);
     Model model;
     if (!tap_ok(checkpoint_load(&model, dir, NULL) == 0, "%s: load checkpoint", fixture)) {
         tap_diag("%s", error_message());
