@@ -301,7 +301,8 @@ static int read_param(const Reader *reader, const Param *param, ModelFamily fami
             return error_set("%s: tensor '%s': shape %s does not match the config's %s",
                              reader->shards[shard].path, want->name, got, expected);
         }
-        dtype_to_f32(param->value + want->offset, tensor->data, tensor->dtype, want->numel);
+        if (param->value) /* a layout-only model is being checked, not filled */
+            dtype_to_f32(param->value + want->offset, tensor->data, tensor->dtype, want->numel);
         *used_flag(reader, shard, tensor) = true;
     }
     return 0;
@@ -382,7 +383,7 @@ static int read_model(const Reader *reader, Model *model, CheckpointInfo *info)
     return result;
 }
 
-int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info)
+static int open_checkpoint(Model *model, const char *dir, CheckpointInfo *info, bool with_weights)
 {
     memset(model, 0, sizeof *model);
     ModelConfig config;
@@ -394,12 +395,25 @@ int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info)
     Reader reader;
     if (reader_open(&reader, dir) < 0)
         return -1;
-    model_create(model, &config);
+    if (with_weights)
+        model_create(model, &config);
+    else
+        model_layout(model, &config);
     result = read_model(&reader, model, info);
     reader_close(&reader);
     if (result < 0)
         model_free(model);
     return result;
+}
+
+int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info)
+{
+    return open_checkpoint(model, dir, info, true);
+}
+
+int checkpoint_inspect(Model *model, const char *dir, CheckpointInfo *info)
+{
+    return open_checkpoint(model, dir, info, false);
 }
 
 int checkpoint_load_weights(Model *model, const char *path, CheckpointInfo *info)

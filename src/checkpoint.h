@@ -38,6 +38,11 @@ typedef struct {
  * and leaves the model freed (all zero). info may be NULL. */
 int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info);
 
+/* The same checks as checkpoint_load, on the headers alone: the model gets
+ * only its layout (model_layout) and no tensor data is read or converted, so
+ * a checkpoint of any size is described in moments. */
+int checkpoint_inspect(Model *model, const char *dir, CheckpointInfo *info);
+
 /* Fills the parameters of a model made by model_create from one safetensors
  * file with the HF names of a checkpoint of that config (e.g. gradients
  * saved under the parameters' names), with checkpoint_load's checks. On

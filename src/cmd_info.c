@@ -153,7 +153,7 @@ int cmd_info(int argc, char **argv)
     }
     Model model;
     CheckpointInfo info;
-    if (checkpoint_load(&model, argv[optind], &info) < 0)
+    if (checkpoint_inspect(&model, argv[optind], &info) < 0)
         return cli_report_error();
     json_t *description = describe(&model, argv[optind], &info);
     if (as_json) {

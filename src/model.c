@@ -143,7 +143,7 @@ static float **param_pointer(Model *m, int layer, ParamKind kind)
     FATAL("parameter kind %d is not a layer tensor", (int)kind);
 }
 
-void model_create(Model *m, const ModelConfig *config)
+void model_layout(Model *m, const ModelConfig *config)
 {
     memset(m, 0, sizeof *m);
     m->config = *config;
@@ -155,7 +155,12 @@ void model_create(Model *m, const ModelConfig *config)
     add_param(m, PARAM_FINAL_NORM, -1, 1, c->hidden_size, 0, 0);
     if (!c->tie_word_embeddings)
         add_param(m, PARAM_LM_HEAD, -1, 2, c->vocab_size, c->hidden_size, 0);
+}
 
+void model_create(Model *m, const ModelConfig *config)
+{
+    model_layout(m, config);
+    const ModelConfig *c = &m->config;
     size_t total = 0;
     for (int i = 0; i < m->num_params; i++)
         total += (m->params[i].numel + 15) & ~(size_t)15;

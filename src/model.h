@@ -153,6 +153,9 @@ typedef struct {
 
 /* Lays out and zero-fills the parameters for config (already validated). */
 void model_create(Model *model, const ModelConfig *config);
+/* Only the tensor list (names, shapes, counts), with no memory behind it:
+ * enough to describe or validate a checkpoint of any size. Free with model_free. */
+void model_layout(Model *model, const ModelConfig *config);
 void model_free(Model *model);
 /* Normal(0, std) weights, unit norms, zero biases; deterministic in seed. */
 void model_init_random(Model *model, uint64_t seed, float std);

@@ -353,6 +353,14 @@ static void check_fixtures(void)
             tap_diag("%s", error_message());
             continue;
         }
+        Model layout;
+        CheckpointInfo inspected;
+        tap_ok(checkpoint_inspect(&layout, dir, &inspected) == 0 && layout.param_arena == NULL
+               && layout.num_params == model.num_params
+               && model_param_count(&layout) == model_param_count(&model)
+               && memcmp(&inspected, &info, sizeof info) == 0,
+               "%s: inspect reports the same tensors and info without reading weights", name);
+        model_free(&layout);
         tap_ok(info.dtype == fixtures[i].dtype && !info.mixed_dtypes
                && info.expert_layout == fixtures[i].layout && !info.mixed_layouts
                && info.num_shards == 1, "%s: info reports %s, %s experts, one file", name,
@@ -527,6 +535,15 @@ static void expect_load_error(const char *dir, const char *what, ...)
         tap_diag("result %d, model %s, message: %s", result, freed ? "freed" : "not freed",
                  error_message());
     if (result == 0)
+        model_free(&model);
+
+    /* the header-only path must refuse the same input with the same words */
+    char load_message[2048];
+    snprintf(load_message, sizeof load_message, "%s", error_message());
+    int inspected = checkpoint_inspect(&model, dir, NULL);
+    tap_ok(inspected == -1 && strcmp(load_message, error_message()) == 0,
+           "%s: inspect fails with the same message", what);
+    if (inspected == 0)
         model_free(&model);
 }
 
