@@ -340,6 +340,19 @@ static void print_config(const BenchConfig *config)
            config->seq);
 }
 
+/* The one-minute load average, where Linux gives it: other processes on the
+ * machine take cores from the engine's threads and skew every row. */
+static void print_load(void)
+{
+    FILE *file = fopen("/proc/loadavg", "r");
+    if (!file)
+        return;
+    double load;
+    if (fscanf(file, "%lf", &load) == 1)
+        printf("load avg1=%.2f\n", load);
+    fclose(file);
+}
+
 static void print_table(const Row *rows, int count, int tokens)
 {
     printf("\n%-24s %12s %10s %10s %12s\n", "step", "tokens/s", "GFLOP/s", "median s", "trainable");
@@ -402,7 +415,11 @@ int main(int argc, char **argv)
 #endif
     printf("bench uoe-wb\n");
     print_config(&config);
-    printf("threads omp=%d openblas=%d\n", omp_threads, openblas_get_num_threads());
+    /* how idle OpenMP threads wait decides how much CPU they leave to OpenBLAS's own threads */
+    const char *wait_policy = getenv("OMP_WAIT_POLICY");
+    printf("threads omp=%d openblas=%d omp_wait_policy=%s\n", omp_threads,
+           openblas_get_num_threads(), wait_policy ? wait_policy : "unset");
+    print_load();
     printf("sgemm n=%d gflops=%.2f\n", SGEMM_SIZE, sgemm_gflops());
     fflush(stdout);
 

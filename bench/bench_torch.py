@@ -196,6 +196,9 @@ def main():
           f"expert_width={shape['expert_width']} shared_width={shape['shared_width']} "
           f"vocab={shape['vocab']} batch={shape['batch']} seq={shape['seq']}")
     print(f"threads torch={torch.get_num_threads()}")
+    if hasattr(os, "getloadavg"):
+        # other processes on the machine take cores from both benchmarks
+        print(f"load avg1={os.getloadavg()[0]:.2f}")
     print(f"sgemm n={SGEMM_SIZE} gflops={sgemm_gflops():.2f}", flush=True)
 
     torch.manual_seed(WEIGHT_SEED)
