@@ -371,12 +371,13 @@ static const char usage_text[] =
 static int parse_args(int argc, char **argv, int *iters, bool *quick)
 {
     for (int i = 1; i < argc; i++) {
-        if (strcmp(argv[i], "--iters") == 0 && i + 1 < argc) {
+        if (strcmp(argv[i], "--iters") == 0) {
+            const char *text = i + 1 < argc ? argv[++i] : "";
             char *end;
             errno = 0;
-            long value = strtol(argv[++i], &end, 10);
-            if (errno || *end || value < 1 || value > 100000) {
-                fprintf(stderr, "bench_engine: --iters needs a positive count, not '%s'\n", argv[i]);
+            long value = strtol(text, &end, 10);
+            if (errno || end == text || *end || value < 1 || value > 100000) {
+                fprintf(stderr, "bench_engine: --iters needs a positive count, not '%s'\n", text);
                 return -1;
             }
             *iters = (int)value;
