@@ -176,7 +176,6 @@ static void routed_experts_backward(Model *m, int l, float *d_xn)
     }
     if (!d_xn && !gate_up->trainable && !down->trainable)
         return;
-    gather_slot_inputs(s->slot_input, la->mlp_norm_out, la->slot_order, N * K, K, C);
     if (d_xn)
         memset(s->d_slot_input, 0, (size_t)N * K * C * sizeof(float));
     for (int e = 0; e < E; e++) {
@@ -185,6 +184,8 @@ static void routed_experts_backward(Model *m, int l, float *d_xn)
         bool train_down = param_expert_trainable(down, e);
         if (rows == 0 || (!d_xn && !train_gate_up && !train_down))
             continue;
+        gather_slot_inputs(s->slot_input + (size_t)begin * C, la->mlp_norm_out,
+                           la->slot_order + begin, rows, K, C);
         swiglu_mlp_backward(d_xn ? s->d_slot_input + (size_t)begin * C : NULL,
                             train_gate_up ? gate_up->grad + (size_t)e * 2 * I * C : NULL,
                             train_down ? down->grad + (size_t)e * C * I : NULL,
@@ -232,6 +233,10 @@ static void shared_expert_backward(Model *m, int l, float *d_xn)
     int N = m->acts.B * m->acts.T, C = c->hidden_size, S = c->shared_intermediate;
     const float *dout = s->d_residual;
     const float *d_shared_out = dout;
+    float *d_gate_up = model_grad(m, l, PARAM_SHARED_GATE_UP);
+    float *d_down = model_grad(m, l, PARAM_SHARED_DOWN);
+    if (!d_xn && !d_gate_up && !d_down && !model_grad(m, l, PARAM_SHARED_EXPERT_GATE))
+        return;
     if (w->shared_expert_gate) {
         /* out_n += sigmoid(z_n) shared_n with z_n = x_n . w_gate */
         float *d_gate_weight = model_grad(m, l, PARAM_SHARED_EXPERT_GATE);
@@ -253,8 +258,7 @@ static void shared_expert_backward(Model *m, int l, float *d_xn)
         }
         d_shared_out = s->d_shared_out;
     }
-    swiglu_mlp_backward(d_xn, model_grad(m, l, PARAM_SHARED_GATE_UP),
-                        model_grad(m, l, PARAM_SHARED_DOWN), d_shared_out, la->mlp_norm_out,
+    swiglu_mlp_backward(d_xn, d_gate_up, d_down, d_shared_out, la->mlp_norm_out,
                         la->shared_gate_up, w->shared_gate_up, w->shared_down, s, N, C, S);
 }
 

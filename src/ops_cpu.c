@@ -155,46 +155,43 @@ void rope_backward(float *dx, const float *cos_table, const float *sin_table,
     rope_rotate(dx, cos_table, sin_table, B, T, heads, D, -1.0f);
 }
 
+/* Attention runs per (batch, head) on sgemm, as PyTorch eager does: the full
+ * T x T score matrix is computed and its upper triangle masked, which wastes
+ * half of a GEMM but beats scalar loops by far. The heads' slices are strided
+ * views into q (ld H*D) and k, v (ld KV*D). Called inside an OpenMP region,
+ * OpenBLAS's OpenMP build runs each sgemm on the calling thread. */
 void attention_forward(float *out, float *probs, const float *q, const float *k,
                        const float *v, int B, int T, int H, int KV, int D)
 {
-    int group = H / KV;
-    size_t q_stride = (size_t)H * D, kv_stride = (size_t)KV * D;
+    int group = H / KV, q_ld = H * D, kv_ld = KV * D;
     float scale = 1.0f / sqrtf((float)D);
-    #pragma omp parallel for collapse(3)
+    #pragma omp parallel for collapse(2)
     for (int b = 0; b < B; b++) {
         for (int h = 0; h < H; h++) {
+            const float *qh = q + (size_t)b * T * q_ld + (size_t)h * D;
+            size_t kv_at = (size_t)b * T * kv_ld + (size_t)(h / group) * D;
+            float *p = probs + ((size_t)b * H + h) * T * T;
+            /* p (T, T) = scale * q_h (T, D) . k_h (T, D)^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, scale, qh, q_ld,
+                        k + kv_at, kv_ld, 0.0f, p, T);
             for (int t = 0; t < T; t++) {
-                int kvh = h / group;
-                const float *qt = q + ((size_t)b * T + t) * q_stride + (size_t)h * D;
-                float *p = probs + (((size_t)b * H + h) * T + t) * T;
-                float max_score = -INFINITY;
-                for (int s = 0; s <= t; s++) {
-                    const float *ks = k + ((size_t)b * T + s) * kv_stride + (size_t)kvh * D;
-                    float dot = 0.0f;
-                    for (int d = 0; d < D; d++)
-                        dot += qt[d] * ks[d];
-                    p[s] = dot * scale;
-                    if (p[s] > max_score)
-                        max_score = p[s];
-                }
-                float sum = 0.0f;
-                for (int s = 0; s <= t; s++) {
-                    p[s] = expf(p[s] - max_score);
-                    sum += p[s];
-                }
+                float *row = p + (size_t)t * T;
+                float max_score = -INFINITY, sum = 0.0f;
                 for (int s = 0; s <= t; s++)
-                    p[s] /= sum;
-                for (int s = t + 1; s < T; s++)
-                    p[s] = 0.0f;
-                float *o = out + ((size_t)b * T + t) * q_stride + (size_t)h * D;
-                memset(o, 0, (size_t)D * sizeof(float));
+                    max_score = fmaxf(max_score, row[s]);
                 for (int s = 0; s <= t; s++) {
-                    const float *vs = v + ((size_t)b * T + s) * kv_stride + (size_t)kvh * D;
-                    for (int d = 0; d < D; d++)
-                        o[d] += p[s] * vs[d];
+                    row[s] = expf(row[s] - max_score);
+                    sum += row[s];
                 }
+                float inverse = 1.0f / sum;
+                for (int s = 0; s <= t; s++)
+                    row[s] *= inverse;
+                for (int s = t + 1; s < T; s++)
+                    row[s] = 0.0f;
             }
+            /* out_h (T, D) = p (T, T) . v_h (T, D) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, p, T,
+                        v + kv_at, kv_ld, 0.0f, out + (size_t)b * T * q_ld + (size_t)h * D, q_ld);
         }
     }
 }
@@ -203,46 +200,44 @@ void attention_backward(float *dq, float *dk, float *dv, float *dprobs, const fl
                         const float *q, const float *k, const float *v, const float *probs,
                         int B, int T, int H, int KV, int D)
 {
-    int group = H / KV;
-    size_t q_stride = (size_t)H * D, kv_stride = (size_t)KV * D;
+    int group = H / KV, q_ld = H * D, kv_ld = KV * D;
     float scale = 1.0f / sqrtf((float)D);
     /* One task per (b, kv head): the query heads of a group share dk and dv. */
     #pragma omp parallel for collapse(2)
     for (int b = 0; b < B; b++) {
         for (int kvh = 0; kvh < KV; kvh++) {
+            size_t kv_at = (size_t)b * T * kv_ld + (size_t)kvh * D;
             for (int h = kvh * group; h < (kvh + 1) * group; h++) {
+                size_t q_at = (size_t)b * T * q_ld + (size_t)h * D;
+                const float *p = probs + ((size_t)b * H + h) * T * T;
+                float *dp = dprobs + ((size_t)b * H + h) * T * T;
+                /* dp (T, T) = dout_h (T, D) . v_h (T, D)^T */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, D, 1.0f, dout + q_at,
+                            q_ld, v + kv_at, kv_ld, 0.0f, dp, T);
+                /* dv_h (T, D) += p^T (T, T) . dout_h (T, D) */
+                if (dv)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, p, T,
+                                dout + q_at, q_ld, 1.0f, dv + kv_at, kv_ld);
+                /* softmax backward, scaled: dscore = scale * p * (dp - sum_s p dp) */
                 for (int t = 0; t < T; t++) {
-                    const float *p = probs + (((size_t)b * H + h) * T + t) * T;
-                    float *dp = dprobs + (((size_t)b * H + h) * T + t) * T;
-                    const float *dot = dout + ((size_t)b * T + t) * q_stride + (size_t)h * D;
-                    const float *qt = q + ((size_t)b * T + t) * q_stride + (size_t)h * D;
-                    /* dP[t,s] = dout_t . v_s ; dv_s += P[t,s] dout_t */
+                    const float *prow = p + (size_t)t * T;
+                    float *drow = dp + (size_t)t * T;
                     float weighted = 0.0f;
-                    for (int s = 0; s <= t; s++) {
-                        size_t kv_at = ((size_t)b * T + s) * kv_stride + (size_t)kvh * D;
-                        float acc = 0.0f;
-                        for (int d = 0; d < D; d++)
-                            acc += dot[d] * v[kv_at + d];
-                        dp[s] = acc;
-                        weighted += acc * p[s];
-                        if (dv)
-                            for (int d = 0; d < D; d++)
-                                dv[kv_at + d] += p[s] * dot[d];
-                    }
-                    /* softmax backward, then the scaled dot product */
-                    for (int s = 0; s <= t; s++) {
-                        float dscore = p[s] * (dp[s] - weighted) * scale;
-                        size_t kv_at = ((size_t)b * T + s) * kv_stride + (size_t)kvh * D;
-                        if (dq) {
-                            float *dqt = dq + ((size_t)b * T + t) * q_stride + (size_t)h * D;
-                            for (int d = 0; d < D; d++)
-                                dqt[d] += dscore * k[kv_at + d];
-                        }
-                        if (dk)
-                            for (int d = 0; d < D; d++)
-                                dk[kv_at + d] += dscore * qt[d];
-                    }
+                    for (int s = 0; s <= t; s++)
+                        weighted += prow[s] * drow[s];
+                    for (int s = 0; s <= t; s++)
+                        drow[s] = scale * prow[s] * (drow[s] - weighted);
+                    for (int s = t + 1; s < T; s++)
+                        drow[s] = 0.0f;
                 }
+                /* dq_h (T, D) += dscore (T, T) . k_h (T, D) */
+                if (dq)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, D, T, 1.0f, dp, T,
+                                k + kv_at, kv_ld, 1.0f, dq + q_at, q_ld);
+                /* dk_h (T, D) += dscore^T (T, T) . q_h (T, D) */
+                if (dk)
+                    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, D, T, 1.0f, dp, T,
+                                q + q_at, q_ld, 1.0f, dk + kv_at, kv_ld);
             }
         }
     }
