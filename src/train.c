@@ -1,0 +1,145 @@
+#include "train.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "rng.h"
+
+TrainConfig train_default_config(void)
+{
+    TrainConfig c = {
+        .batch_rows = 16,
+        .seq_len = 128,
+        .steps = 1000,
+        .warmup_steps = 50,
+        .learning_rate = 3e-3f,
+        .min_lr_ratio = 0.1f,
+        .adamw = adamw_default_config(),
+        .seed = 1,
+    };
+    c.adamw.weight_decay = 0.1f;
+    c.adamw.beta2 = 0.95f;
+    c.adamw.max_grad_norm = 1.0f;
+    return c;
+}
+
+float train_learning_rate(const TrainConfig *c, int step)
+{
+    if (step < c->warmup_steps)
+        return c->learning_rate * (float)(step + 1) / (float)c->warmup_steps;
+    int decay_steps = c->steps - c->warmup_steps;
+    double progress = decay_steps > 1 ? (double)(step - c->warmup_steps) / (decay_steps - 1) : 1.0;
+    double cosine = 0.5 * (1.0 + cos(M_PI * fmin(progress, 1.0)));
+    return c->learning_rate * (float)(c->min_lr_ratio + (1.0 - c->min_lr_ratio) * cosine);
+}
+
+int train_pack_rows(const Document *documents, const int *order, int count, int *next,
+                    int *offset, int *ids, int *targets, int rows, int T)
+{
+    int filled = 0;
+    for (; filled < rows && *next < count; filled++) {
+        int *row_ids = ids + (size_t)filled * T, *row_targets = targets + (size_t)filled * T;
+        int used = 0;
+        /* whole documents while they fit; a longer one starts a row of its own */
+        while (*next < count) {
+            const Document *d = &documents[order[*next]];
+            int left = d->length - *offset;
+            if (used > 0 && left > T - used)
+                break;
+            int take = left < T - used ? left : T - used;
+            memcpy(row_ids + used, d->ids + *offset, (size_t)take * sizeof(int));
+            /* each token predicts the next one of its own document */
+            for (int i = 0; i < take; i++)
+                row_targets[used + i] = *offset + i + 1 < d->length ? d->ids[*offset + i + 1] : -1;
+            used += take;
+            *offset += take;
+            if (*offset < d->length)
+                break;
+            *offset = 0;
+            (*next)++;
+        }
+        for (int i = used; i < T; i++) {
+            row_ids[i] = 0;
+            row_targets[i] = -1;
+        }
+    }
+    return filled;
+}
+
+static void shuffle(int *order, int count, Rng *rng)
+{
+    for (int i = 0; i < count; i++)
+        order[i] = i;
+    for (int i = count - 1; i > 0; i--) {
+        int j = (int)rng_below(rng, (uint64_t)i + 1);
+        int swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+}
+
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int train_run(Model *model, const Document *documents, int count, const TrainConfig *config,
+              TrainCallback callback, void *ctx)
+{
+    if (count < 1)
+        return error_set("training needs at least one document");
+    int B = config->batch_rows, T = config->seq_len, N = B * T;
+    int *order = xmalloc((size_t)count * sizeof(int));
+    int *ids = xmalloc((size_t)N * sizeof(int)), *targets = xmalloc((size_t)N * sizeof(int));
+    float *d_nll = xmalloc((size_t)N * sizeof(float));
+    Rng rng;
+    rng_seed(&rng, config->seed);
+    AdamW optimizer;
+    adamw_init(&optimizer, model, config->adamw);
+    int next = count, offset = 0, epoch = 0, result = 0;
+
+    for (int step = 0; step < config->steps; step++) {
+        double start = seconds_now();
+        int rows = 0;
+        while (rows < B) {
+            if (next >= count) {
+                shuffle(order, count, &rng);
+                next = 0;
+                epoch++;
+            }
+            rows += train_pack_rows(documents, order, count, &next, &offset,
+                                    ids + (size_t)rows * T, targets + (size_t)rows * T, B - rows, T);
+        }
+        model_zero_grad(model);
+        float loss = model_forward(model, ids, targets, B, T);
+        model_mean_nll_weights(model, d_nll);
+        LossGradient gradient = {.d_token_nll = d_nll, .router_layer = -1};
+        model_backward(model, &gradient);
+        double norm = model_grad_norm(model);
+        if (!isfinite(loss) || !isfinite(norm)) {
+            result = error_set("step %d: the %s is not finite (loss %g, gradient norm %g); "
+                               "training stopped before this update", step + 1,
+                               isfinite(loss) ? "gradient" : "loss", loss, norm);
+            break;
+        }
+        optimizer.config.learning_rate = train_learning_rate(config, step);
+        adamw_step(&optimizer, model);
+        TrainProgress progress = {
+            .step = step + 1, .loss = loss, .learning_rate = optimizer.config.learning_rate,
+            .grad_norm = norm, .tokens_per_second = N / (seconds_now() - start), .epoch = epoch,
+        };
+        if (callback && callback(&progress, ctx) != 0)
+            break;
+    }
+    adamw_free(&optimizer);
+    free(order);
+    free(ids);
+    free(targets);
+    free(d_nll);
+    return result;
+}

@@ -1,0 +1,60 @@
+/* Pretraining loop: plain next-token NLL descent with AdamW, linear warmup
+ * then cosine decay, and a seeded shuffle of whole documents packed into
+ * fixed-length rows. It trains the model's committed trainable set. */
+#ifndef UOE_TRAIN_H
+#define UOE_TRAIN_H
+
+#include <stdint.h>
+
+#include "adamw.h"
+#include "model.h"
+
+/* A tokenised document: its ids, ending with the separator when there is one. */
+typedef struct {
+    int *ids;
+    int length;
+} Document;
+
+typedef struct {
+    int batch_rows;          /* B: rows per step */
+    int seq_len;             /* T: tokens per row */
+    int steps;               /* optimizer steps */
+    int warmup_steps;        /* linear warmup from 0 to the peak rate */
+    float learning_rate;     /* peak */
+    float min_lr_ratio;      /* the cosine ends at learning_rate * min_lr_ratio */
+    AdamWConfig adamw;       /* its learning_rate is overwritten each step */
+    uint64_t seed;           /* the document shuffle */
+} TrainConfig;
+
+typedef struct {
+    int step;                /* 1-based, after the update */
+    float loss;              /* mean NLL of the step's batch, before the update */
+    float learning_rate;
+    double grad_norm;
+    double tokens_per_second;
+    int epoch;               /* passes over the documents begun so far */
+} TrainProgress;
+
+/* Called after every step; a non-zero return stops training early. */
+typedef int (*TrainCallback)(const TrainProgress *progress, void *ctx);
+
+TrainConfig train_default_config(void);
+/* The rate at a 0-based step: warmup, then cosine to the floor at the last step. */
+float train_learning_rate(const TrainConfig *config, int step);
+
+/* Packs documents, in the order given by order (count entries), into rows
+ * of T tokens from position *next, each row holding whole documents (a
+ * longer one is cut into T-token pieces, continued on the next row); unused
+ * positions get id 0 and target -1. Fills ids and targets (rows, T) and
+ * advances *next and *offset (tokens of order[*next] already used). Returns
+ * the number of rows filled, fewer than rows when the documents run out. */
+int train_pack_rows(const Document *documents, const int *order, int count, int *next,
+                    int *offset, int *ids, int *targets, int rows, int T);
+
+/* Runs config->steps steps over the documents, reshuffling at each epoch.
+ * Returns -1 with an error if a loss or gradient is not finite (the
+ * parameters keep their last finite values' update), else 0. */
+int train_run(Model *model, const Document *documents, int count, const TrainConfig *config,
+              TrainCallback callback, void *ctx);
+
+#endif
