@@ -24,6 +24,14 @@ static const char usage_text[] =
     "                               run the model on token ids and write the logits\n"
     "                               [T, V] (float32) and the top-k experts [M, T, K]\n"
     "                               (int32) of the M MoE layers as NumPy files\n"
+    "  tokenize TOKENIZER_OR_MODEL_DIR (--text STR | --decode IDS)\n"
+    "                               encode text to token ids, or decode ids to text,\n"
+    "                               with a Hugging Face tokenizer.json\n"
+    "  eval MODEL_DIR --mcq FILE.jsonl [--json] [--tokenizer PATH]\n"
+    "                               multiple-choice accuracy (acc, acc_norm), scored\n"
+    "                               as lm-evaluation-harness scores it\n"
+    "  train --config CONFIG.json --tokenizer TOKENIZER.json --corpus FILE.jsonl\n"
+    "        --out DIR [OPTIONS]   pretrain a model on JSON Lines text (see train --help)\n"
     "\n"
     "Options:\n"
     "  -h, --help     display this help and exit\n"
@@ -76,6 +84,12 @@ int main(int argc, char **argv)
         return cmd_info(argc - 1, argv + 1);
     if (strcmp(command, "logits") == 0)
         return cmd_logits(argc - 1, argv + 1);
+    if (strcmp(command, "tokenize") == 0)
+        return cmd_tokenize(argc - 1, argv + 1);
+    if (strcmp(command, "eval") == 0)
+        return cmd_eval(argc - 1, argv + 1);
+    if (strcmp(command, "train") == 0)
+        return cmd_train(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
             command);
     return EXIT_USAGE;

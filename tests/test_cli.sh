@@ -30,7 +30,7 @@ check() {
 
 run --help
 check "--help exits 0 and lists the commands" \
-    '[ $status -eq 0 ] && grep -q "^Usage: uoe-wb" "$work/stdout" && grep -q "info MODEL_DIR" "$work/stdout" && grep -q "logits MODEL_DIR" "$work/stdout"'
+    '[ $status -eq 0 ] && grep -q "^Usage: uoe-wb" "$work/stdout" && grep -q "info MODEL_DIR" "$work/stdout" && grep -q "logits MODEL_DIR" "$work/stdout" && grep -q "eval MODEL_DIR" "$work/stdout"'
 
 run --version
 check "--version exits 0 with the GNU first line" \
@@ -76,5 +76,63 @@ check "logits without --ids is a usage error" '[ $status -eq 2 ]'
 run logits "$fixture" --ids 1,2 --out "$work/missing-dir/x.npy"
 check "an unwritable output path fails naming it" \
     '[ $status -eq 1 ] && grep -q "missing-dir" "$work/stderr"'
+
+# eval on the multiple-choice fixture; acc and acc_norm as its goldens give them
+mcq=$data/fixtures/mcq
+acc=$(sed -n 's/^ *"acc": \([0-9.]*\),$/\1/p' "$mcq/expected.json")
+acc_norm=$(sed -n 's/^ *"acc_norm": \([0-9.]*\),$/\1/p' "$mcq/expected.json")
+run eval "$mcq/model" --mcq "$mcq/tiny.jsonl"
+check "eval prints the questions, acc and acc_norm of the goldens" \
+    '[ $status -eq 0 ] && grep -q "^questions 9$" "$work/stdout" && grep -q "^acc  *$(printf %.4f "$acc")$" "$work/stdout" && grep -q "^acc_norm  *$(printf %.4f "$acc_norm")$" "$work/stdout"'
+
+run eval "$mcq/model" --mcq "$mcq/tiny.jsonl" --json --tokenizer "$mcq/model"
+check "eval --json prints one object with file, questions, acc and acc_norm" \
+    '[ $status -eq 0 ] && head -c 1 "$work/stdout" | grep -q "{" && grep -q "\"file\": \".*tiny.jsonl\"" "$work/stdout" && grep -q "\"questions\": 9" "$work/stdout" && grep -q "\"acc\": " "$work/stdout" && grep -q "\"acc_norm\": " "$work/stdout"'
+
+run eval "$mcq/model"
+check "eval without --mcq is a usage error" '[ $status -eq 2 ] && grep -q "Usage: uoe-wb eval" "$work/stderr"'
+
+printf '{"question": "q", "choices": ["a", "b"], "answer": 0}\n{"question": "q", "choices": ["a", "b"], "answer": 2}\n' >"$work/bad.jsonl"
+run eval "$mcq/model" --mcq "$work/bad.jsonl"
+check "eval on a bad question fails naming the file and the line" \
+    '[ $status -eq 1 ] && grep -q "^uoe-wb: .*bad.jsonl: line 2: \"answer\" 2 is out of range for 2 choices$" "$work/stderr"'
+
+run eval "$mcq/model" --mcq "$mcq/tiny.jsonl" --tokenizer "$work/no-such-tokenizer.json"
+check "eval with a missing tokenizer fails naming it" \
+    '[ $status -eq 1 ] && grep -q "no-such-tokenizer.json" "$work/stderr"'
+
+# tokenize with the GPT-2-style fixture tokenizer; the ids are those HF's tokenizers gives
+tokenizer=$data/fixtures/tokenizer/gpt2
+run tokenize "$tokenizer" --text "Hello world<|endoftext|>"
+check "tokenize --text prints HF's ids on one line, special tokens recognised" \
+    '[ $status -eq 0 ] && [ "$(cat "$work/stdout")" = "481 76 76 79 751 76 68 0" ]'
+
+run tokenize "$tokenizer/tokenizer.json" --decode "481 76 76 79,751 76 68 0"
+check "tokenize --decode prints the text of ids separated by spaces or commas" \
+    '[ $status -eq 0 ] && [ "$(cat "$work/stdout")" = "Hello world<|endoftext|>" ]'
+
+run tokenize "$tokenizer" --decode "1 99999"
+check "tokenize --decode of an id outside the vocabulary fails naming it" \
+    '[ $status -eq 1 ] && grep -q "token id 99999 is not in the vocabulary" "$work/stderr"'
+
+run tokenize "$tokenizer"
+check "tokenize without --text or --decode is a usage error" \
+    '[ $status -eq 2 ] && grep -q "Usage: uoe-wb tokenize" "$work/stderr"'
+
+run tokenize "$work/no-such-dir" --text "x"
+check "tokenize with a missing tokenizer fails naming it" \
+    '[ $status -eq 1 ] && grep -q "no-such-dir" "$work/stderr"'
+
+# training on the fixture corpus learns what HF's trainer learned for the gpt2 fixture
+run tokenize --train --vocab-size 800 --special "<|endoftext|>" --out "$work/trained.json" \
+    "$data/fixtures/tokenizer/corpus.jsonl"
+check "tokenize --train writes a tokenizer.json and says what it holds" \
+    '[ $status -eq 0 ] && grep -q "trained.json: 800 tokens, 543 merges, from 69 texts" "$work/stdout"'
+run tokenize "$work/trained.json" --text "Hello world<|endoftext|>"
+check "the trained tokenizer encodes as the HF-trained one" \
+    '[ $status -eq 0 ] && [ "$(cat "$work/stdout")" = "481 76 76 79 751 76 68 0" ]'
+
+run tokenize --train --vocab-size 800 "$data/fixtures/tokenizer/corpus.jsonl"
+check "tokenize --train without --out is a usage error" '[ $status -eq 2 ]'
 
 echo "1..$count"
