@@ -10,6 +10,7 @@ int cmd_logits(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
+int cmd_attribute(int argc, char **argv);
 
 /* Prints "uoe-wb: message" for the most recent error to stderr; returns 1. */
 int cli_report_error(void);

@@ -27,9 +27,15 @@ static const char usage_text[] =
     "  tokenize TOKENIZER_OR_MODEL_DIR (--text STR | --decode IDS)\n"
     "                               encode text to token ids, or decode ids to text,\n"
     "                               with a Hugging Face tokenizer.json\n"
+    "  tokenize --train --vocab-size N --out FILE [--special TOKEN]... CORPUS.jsonl...\n"
+    "                               learn a byte-level BPE tokenizer from JSON Lines\n"
+    "                               text, as Hugging Face's BpeTrainer learns it\n"
     "  eval MODEL_DIR --mcq FILE.jsonl [--json] [--tokenizer PATH]\n"
     "                               multiple-choice accuracy (acc, acc_norm), scored\n"
     "                               as lm-evaluation-harness scores it\n"
+    "  attribute MODEL_DIR --forget FILE.jsonl [--json]\n"
+    "                               rank (layer, expert) by the Eq. 2 gate score of\n"
+    "                               a forget corpus (UOE's expert attribution)\n"
     "  train --config CONFIG.json --tokenizer TOKENIZER.json --corpus FILE.jsonl\n"
     "        --out DIR [OPTIONS]   pretrain a model on JSON Lines text (see train --help)\n"
     "\n"
@@ -90,6 +96,8 @@ int main(int argc, char **argv)
         return cmd_eval(argc - 1, argv + 1);
     if (strcmp(command, "train") == 0)
         return cmd_train(argc - 1, argv + 1);
+    if (strcmp(command, "attribute") == 0)
+        return cmd_attribute(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
             command);
     return EXIT_USAGE;

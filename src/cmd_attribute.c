@@ -1,0 +1,129 @@
+/* uoe-wb attribute: ranks (layer, expert) by the Eq. 2 gate score of a
+ * forget corpus, the first step of UOE. */
+#include <getopt.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "attribution.h"
+#include "checkpoint.h"
+#include "cli.h"
+#include "dataset.h"
+#include "error.h"
+#include "tokenizer.h"
+
+static const char attribute_usage[] =
+    "Usage: uoe-wb attribute MODEL_DIR --forget FILE.jsonl [--json] [--top N]\n"
+    "                        [--sequences Z] [--tokenizer PATH]\n"
+    "Ranks every (layer, expert) of the MoE layers by the Eq. 2 score of\n"
+    "arXiv:2411.18797: the top-k-masked gate averaged over each sequence's tokens,\n"
+    "then over the sequences of the forget corpus ({\"text\": ...} per line). Also\n"
+    "prints each expert's share of the top-k selections and mean softmax probability.\n"
+    "  --top N          rows to print (default 10)\n"
+    "  --sequences Z    use the first Z texts (default all)\n"
+    "  --json           one JSON object, with the full (layer x expert) matrices\n"
+    "  --tokenizer P    tokenizer.json (default MODEL_DIR/tokenizer.json)\n";
+
+static json_t *matrix_json(const double *values, int rows, int cols)
+{
+    json_t *matrix = json_array();
+    for (int r = 0; r < rows; r++) {
+        json_t *row = json_array();
+        for (int c = 0; c < cols; c++)
+            json_array_append_new(row, json_real(values[(size_t)r * cols + c]));
+        json_array_append_new(matrix, row);
+    }
+    return matrix;
+}
+
+static void print_result(const Attribution *a, const ModelConfig *config, const char *file,
+                         int top, bool as_json)
+{
+    int E = a->num_experts;
+    int *layers = xmalloc((size_t)top * sizeof(int)), *experts = xmalloc((size_t)top * sizeof(int));
+    int n = attribution_rank(a, config, layers, experts, top);
+    if (as_json) {
+        json_t *ranking = json_array();
+        for (int i = 0; i < n; i++) {
+            size_t at = (size_t)layers[i] * E + experts[i];
+            json_array_append_new(ranking, json_pack("{s:i, s:i, s:f, s:f, s:f}", "layer", layers[i],
+                                                     "expert", experts[i], "score", a->gate_score[at],
+                                                     "selection_share", a->selection_share[at],
+                                                     "prob_mean", a->prob_mean[at]));
+        }
+        json_t *root = json_pack("{s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "file", file,
+                                 "sequences", a->sequences, "tokens", (json_int_t)a->tokens,
+                                 "ranking", ranking,
+                                 "gate_score", matrix_json(a->gate_score, a->num_layers, E),
+                                 "selection_share", matrix_json(a->selection_share, a->num_layers, E),
+                                 "prob_mean", matrix_json(a->prob_mean, a->num_layers, E));
+        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        puts(text);
+        free(text);
+        json_decref(root);
+    } else {
+        printf("%s: %d sequences, %ld tokens\n", file, a->sequences, a->tokens);
+        printf("rank  layer  expert  score (Eq. 2)  selection share  mean prob\n");
+        for (int i = 0; i < n; i++) {
+            size_t at = (size_t)layers[i] * E + experts[i];
+            printf("%4d  %5d  %6d  %13.5f  %15.5f  %9.5f\n", i + 1, layers[i], experts[i],
+                   a->gate_score[at], a->selection_share[at], a->prob_mean[at]);
+        }
+    }
+    free(layers);
+    free(experts);
+}
+
+int cmd_attribute(int argc, char **argv)
+{
+    static const struct option options[] = {
+        {"forget", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
+        {"top", required_argument, NULL, 'n'}, {"sequences", required_argument, NULL, 'z'},
+        {"tokenizer", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *forget = NULL, *tokenizer_path = NULL;
+    bool as_json = false;
+    int top = 10, sequences = 0, opt;
+    optind = 1;
+    while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+        switch (opt) {
+        case 'f': forget = optarg; break;
+        case 'j': as_json = true; break;
+        case 'n': top = atoi(optarg); break;
+        case 'z': sequences = atoi(optarg); break;
+        case 't': tokenizer_path = optarg; break;
+        case 'h': fputs(attribute_usage, stdout); return 0;
+        default: fputs(attribute_usage, stderr); return EXIT_USAGE;
+        }
+    }
+    if (optind != argc - 1 || !forget || top < 1 || sequences < 0) {
+        fputs(attribute_usage, stderr);
+        return EXIT_USAGE;
+    }
+    const char *model_dir = argv[optind];
+    TextCorpus corpus = {0};
+    Tokenizer *tokenizer = NULL;
+    Model model = {0};
+    Attribution attribution = {0};
+    int status = 1;
+    if (text_corpus_load(&corpus, forget) < 0 ||
+        tokenizer_load(&tokenizer, tokenizer_path ? tokenizer_path : model_dir) < 0 ||
+        checkpoint_load(&model, model_dir, NULL) < 0) {
+        cli_report_error();
+        goto done;
+    }
+    if (attribution_compute(&model, tokenizer, &corpus, sequences, &attribution) < 0) {
+        error_prefix("%s", forget);
+        cli_report_error();
+        goto done;
+    }
+    print_result(&attribution, &model.config, forget, top, as_json);
+    status = 0;
+done:
+    attribution_free(&attribution);
+    model_free(&model);
+    tokenizer_free(tokenizer);
+    text_corpus_free(&corpus);
+    return status;
+}
