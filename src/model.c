@@ -440,24 +440,37 @@ static void layout_scratch(Model *m, Arena *arena, int B, int T)
     s->d_shared_out = take_floats(arena, N * C);
 }
 
-/* (Re)builds the activation and scratch arenas when the batch shape changes. */
+/* (Re)builds the activation arena when the batch shape changes. */
 static void ensure_activations(Model *m, int B, int T)
 {
     if (m->act_arena && m->acts.B == B && m->acts.T == T)
         return;
     free(m->act_arena);
-    free(m->scratch_arena);
-    Arena measure = {0}, scratch_measure = {0};
+    Arena measure = {0};
     layout_activations(m, &measure, B, T);
-    layout_scratch(m, &scratch_measure, B, T);
     m->act_arena = xcalloc(1, measure.used + 64);
-    m->scratch_arena = xcalloc(1, scratch_measure.used + 64);
-    Arena acts = {m->act_arena, 0}, scratch = {m->scratch_arena, 0};
+    Arena acts = {m->act_arena, 0};
     layout_activations(m, &acts, B, T);
-    layout_scratch(m, &scratch, B, T);
     m->acts.B = B;
     m->acts.T = T;
     rope_tables(m->acts.rope_cos, m->acts.rope_sin, T, m->config.head_dim, m->config.rope_theta);
+}
+
+/* The backward scratch exists only once a backward runs, so inference never
+ * pays for it; it follows the shape of the latest forward. */
+static void ensure_scratch(Model *m)
+{
+    int B = m->acts.B, T = m->acts.T;
+    if (m->scratch_arena && m->scratch.B == B && m->scratch.T == T)
+        return;
+    free(m->scratch_arena);
+    Arena measure = {0};
+    layout_scratch(m, &measure, B, T);
+    m->scratch_arena = xcalloc(1, measure.used + 64);
+    Arena scratch = {m->scratch_arena, 0};
+    layout_scratch(m, &scratch, B, T);
+    m->scratch.B = B;
+    m->scratch.T = T;
 }
 
 float model_forward(Model *m, const int *ids, const int *targets, int B, int T)
@@ -532,6 +545,7 @@ void model_backward(Model *m, const LossGradient *loss)
     Activations *a = &m->acts;
     BackwardScratch *s = &m->scratch;
     int N = a->B * a->T, C = c->hidden_size, V = c->vocab_size, L = c->num_layers;
+    ensure_scratch(m);
     int lowest = lowest_trainable_layer(m);
     bool tied = c->tie_word_embeddings;
     float *d_embed = model_grad(m, -1, PARAM_EMBED);

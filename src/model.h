@@ -112,6 +112,7 @@ typedef struct {
 
 /* Scratch for backward, sized for the same (B, T) and reused across layers. */
 typedef struct {
+    int B, T;
     float *d_residual;      /* (N, C) gradient of the residual stream */
     float *d_norm_out;      /* (N, C) */
     float *d_logits;        /* (N, V) */
