@@ -428,7 +428,7 @@ int checkpoint_load_weights(Model *model, const char *path, CheckpointInfo *info
 
 /* ---- writing ---- */
 
-static int make_directory(const char *dir)
+int checkpoint_make_directory(const char *dir)
 {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         return error_set("%s: cannot create directory: %s", dir, strerror(errno));
@@ -467,7 +467,7 @@ static int write_weights(const Model *model, const char *path, DType dtype, Expe
 
 int checkpoint_save(const Model *model, const char *dir, DType dtype, ExpertLayout layout)
 {
-    if (make_directory(dir) < 0)
+    if (checkpoint_make_directory(dir) < 0)
         return -1;
     char *config_path = path_join(dir, CONFIG_FILE);
     char *weights_path = path_join(dir, SINGLE_FILE);

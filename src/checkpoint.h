@@ -55,4 +55,8 @@ int checkpoint_load_weights(Model *model, const char *path, CheckpointInfo *info
  * Creates dir when it does not exist (its parent must). */
 int checkpoint_save(const Model *model, const char *dir, DType dtype, ExpertLayout layout);
 
+/* Creates dir unless it exists (its parent must): lets a long job check that
+ * it can save before it starts. */
+int checkpoint_make_directory(const char *dir);
+
 #endif

@@ -228,7 +228,8 @@ int cmd_train(int argc, char **argv)
     Document *docs = NULL;
     int count = 0, status = 1;
     Model model = {0};
-    if (tokenizer_load(&tokenizer, args.tokenizer_path) < 0 ||
+    if (checkpoint_make_directory(args.out_dir) < 0 ||
+        tokenizer_load(&tokenizer, args.tokenizer_path) < 0 ||
         load_documents(&args, tokenizer, &docs, &count) < 0 ||
         create_model(&args, &model, tokenizer) < 0) {
         cli_report_error();

@@ -135,4 +135,19 @@ check "the trained tokenizer encodes as the HF-trained one" \
 run tokenize --train --vocab-size 800 "$data/fixtures/tokenizer/corpus.jsonl"
 check "tokenize --train without --out is a usage error" '[ $status -eq 2 ]'
 
+mcq_model=$data/fixtures/mcq/model
+corpus=$top/data/world/corpus/pathogens.jsonl
+run train --config "$mcq_model/config.json" --tokenizer "$mcq_model/tokenizer.json" \
+    --corpus "$corpus" --out "$work/trained" --steps 2 --batch 2 --seq-len 32 --log-every 1
+check "train runs two steps and saves a model directory that info reads" \
+    '[ $status -eq 0 ] && grep -q "^step 2/2" "$work/stdout" && [ -s "$work/trained/model.safetensors" ] && [ -s "$work/trained/tokenizer.json" ] && "$wb" info "$work/trained" >/dev/null'
+
+run train --config "$mcq_model/config.json" --tokenizer "$mcq_model/tokenizer.json" \
+    --corpus "$corpus" --out "$work/no-such-parent/trained" --steps 2
+check "train refuses an output folder it cannot create before training" \
+    '[ $status -eq 1 ] && grep -q "no-such-parent" "$work/stderr" && ! grep -q "^step" "$work/stdout"'
+
+run train --tokenizer "$mcq_model/tokenizer.json" --corpus "$corpus" --out "$work/x"
+check "train without --config or --init is a usage error" '[ $status -eq 2 ]'
+
 echo "1..$count"
