@@ -5,8 +5,13 @@
 
 #include "error.h"
 
-/* Adds one sequence's per-token gates of every MoE layer. */
-static void accumulate_sequence(const Model *m, int T, Attribution *a)
+/* Sequences per forward pass: short texts are padded to the longest of the
+ * batch, and the padding never enters the statistics. */
+#define ATTRIBUTION_BATCH 32
+
+/* Adds the per-token gates of row b (its first T tokens) of the latest
+ * forward, of width Tmax, for every MoE layer. */
+static void accumulate_sequence(const Model *m, int b, int T, int Tmax, Attribution *a)
 {
     const ModelConfig *c = &m->config;
     int E = c->num_experts, K = c->experts_per_token;
@@ -18,15 +23,36 @@ static void accumulate_sequence(const Model *m, int T, Attribution *a)
         double *share = a->selection_share + (size_t)l * E;
         double *prob = a->prob_mean + (size_t)l * E;
         for (int t = 0; t < T; t++) {
+            size_t n = (size_t)b * Tmax + t;
             for (int k = 0; k < K; k++) {
-                int e = la->topk_index[t * K + k];
-                score[e] += la->topk_gate[t * K + k] / T;   /* the 1/L_j of Eq. 2 */
+                int e = la->topk_index[n * K + k];
+                score[e] += la->topk_gate[n * K + k] / T;   /* the 1/L_j of Eq. 2 */
                 share[e] += 1.0;
             }
             for (int e = 0; e < E; e++)
-                prob[e] += la->router_probs[(size_t)t * E + e];
+                prob[e] += la->router_probs[n * E + e];
         }
     }
+}
+
+/* Tokenises text i, cut to the model's context; checks the ids fit the model. */
+static int encode_sequence(const Model *model, const Tokenizer *tokenizer, const char *text,
+                           int index, int **ids, int *length)
+{
+    const ModelConfig *c = &model->config;
+    if (tokenizer_encode(tokenizer, text, strlen(text), ids, length) < 0)
+        return error_prefix("text %d", index + 1);
+    for (int t = 0; t < *length; t++) {
+        if ((*ids)[t] >= c->vocab_size) {
+            error_set("text %d: token id %d is outside the model's vocabulary (%d)", index + 1,
+                      (*ids)[t], c->vocab_size);
+            free(*ids);
+            return -1;
+        }
+    }
+    if (*length > c->max_position_embeddings)
+        *length = c->max_position_embeddings;
+    return 0;
 }
 
 int attribution_compute(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
@@ -41,29 +67,37 @@ int attribution_compute(Model *model, const Tokenizer *tokenizer, const TextCorp
     a->selection_share = xcalloc((size_t)L * E, sizeof(double));
     a->prob_mean = xcalloc((size_t)L * E, sizeof(double));
     int count = max_sequences > 0 && max_sequences < corpus->count ? max_sequences : corpus->count;
-    for (int i = 0; i < count; i++) {
-        int *ids, T;
-        if (tokenizer_encode(tokenizer, corpus->texts[i], strlen(corpus->texts[i]), &ids, &T) < 0) {
+    int *ids[ATTRIBUTION_BATCH], lengths[ATTRIBUTION_BATCH];
+    for (int first = 0; first < count; first += ATTRIBUTION_BATCH) {
+        int rows = count - first < ATTRIBUTION_BATCH ? count - first : ATTRIBUTION_BATCH;
+        int Tmax = 0, encoded = 0, rc = 0;
+        for (; encoded < rows && rc == 0; encoded++) {
+            rc = encode_sequence(model, tokenizer, corpus->texts[first + encoded], first + encoded,
+                                 &ids[encoded], &lengths[encoded]);
+            if (rc == 0 && lengths[encoded] > Tmax)
+                Tmax = lengths[encoded];
+        }
+        if (rc < 0) {
+            for (int b = 0; b < encoded - 1; b++)
+                free(ids[b]);
             attribution_free(a);
-            return error_prefix("text %d", i + 1);
+            return -1;
         }
-        for (int t = 0; t < T; t++) {
-            if (ids[t] >= c->vocab_size) {
-                free(ids);
-                attribution_free(a);
-                return error_set("text %d: token id %d is outside the model's vocabulary (%d)",
-                                 i + 1, ids[t], c->vocab_size);
+        if (Tmax > 0) {
+            int *batch = xcalloc((size_t)rows * Tmax, sizeof(int)); /* (rows, Tmax), padded with id 0 */
+            for (int b = 0; b < rows; b++)
+                memcpy(batch + (size_t)b * Tmax, ids[b], (size_t)lengths[b] * sizeof(int));
+            model_forward(model, batch, NULL, rows, Tmax);
+            free(batch);
+        }
+        for (int b = 0; b < rows; b++) {
+            if (lengths[b] > 0) {
+                accumulate_sequence(model, b, lengths[b], Tmax, a);
+                a->sequences++;
+                a->tokens += lengths[b];
             }
+            free(ids[b]);
         }
-        if (T > c->max_position_embeddings)
-            T = c->max_position_embeddings;
-        if (T > 0) {
-            model_forward(model, ids, NULL, 1, T);
-            accumulate_sequence(model, T, a);
-            a->sequences++;
-            a->tokens += T;
-        }
-        free(ids);
     }
     if (a->sequences == 0) {
         attribution_free(a);
