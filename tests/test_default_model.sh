@@ -32,9 +32,11 @@ ok "the model card records the accuracy of at least 6 domains" $?
 while IFS='|' read -r _ domain _ questions acc _; do
     domain=$(echo $domain)
     "$wb" eval "$model" --mcq "$top/data/world/mcq/$domain.jsonl" >"$work/eval" 2>&1
-    measured=$(sed -n 's/^acc \([0-9.]*\)$/\1/p' "$work/eval")
-    awk -v a="$measured" -v b="$acc" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 0.01) }'
-    ok "$domain: eval gives acc $measured, the card records $(echo $acc) (within 0.01)" $?
+    measured=$(sed -n 's/^acc  *\([0-9.][0-9.]*\)$/\1/p' "$work/eval")
+    recorded=$(echo $acc)
+    awk -v a="$measured" -v b="$recorded" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(a != "" && d <= 0.01) }'
+    status=$?
+    ok "$domain: eval gives acc $measured, the card records $recorded (within 0.01)" $status
 done <"$work/table"
 
 echo "1..$count"
