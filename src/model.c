@@ -440,17 +440,25 @@ static void layout_scratch(Model *m, Arena *arena, int B, int T)
     s->d_shared_out = take_floats(arena, N * C);
 }
 
+typedef void (*LayoutFn)(Model *m, Arena *arena, int B, int T);
+
+/* Measures a layout, allocates its arena zeroed, and assigns its pointers. */
+static void *build_arena(Model *m, LayoutFn layout, int B, int T)
+{
+    Arena measure = {0};
+    layout(m, &measure, B, T);
+    Arena arena = {xcalloc(1, measure.used + 64), 0};
+    layout(m, &arena, B, T);
+    return arena.base;
+}
+
 /* (Re)builds the activation arena when the batch shape changes. */
 static void ensure_activations(Model *m, int B, int T)
 {
     if (m->act_arena && m->acts.B == B && m->acts.T == T)
         return;
     free(m->act_arena);
-    Arena measure = {0};
-    layout_activations(m, &measure, B, T);
-    m->act_arena = xcalloc(1, measure.used + 64);
-    Arena acts = {m->act_arena, 0};
-    layout_activations(m, &acts, B, T);
+    m->act_arena = build_arena(m, layout_activations, B, T);
     m->acts.B = B;
     m->acts.T = T;
     rope_tables(m->acts.rope_cos, m->acts.rope_sin, T, m->config.head_dim, m->config.rope_theta);
@@ -464,11 +472,7 @@ static void ensure_scratch(Model *m)
     if (m->scratch_arena && m->scratch.B == B && m->scratch.T == T)
         return;
     free(m->scratch_arena);
-    Arena measure = {0};
-    layout_scratch(m, &measure, B, T);
-    m->scratch_arena = xcalloc(1, measure.used + 64);
-    Arena scratch = {m->scratch_arena, 0};
-    layout_scratch(m, &scratch, B, T);
+    m->scratch_arena = build_arena(m, layout_scratch, B, T);
     m->scratch.B = B;
     m->scratch.T = T;
 }
