@@ -85,9 +85,15 @@ static void update_run(void *ctx, const Param *p, size_t begin, size_t end)
 
 double adamw_step(AdamW *opt, Model *model)
 {
+    double norm = model_grad_norm(model);
+    adamw_update(opt, model, norm);
+    return norm;
+}
+
+void adamw_update(AdamW *opt, Model *model, double norm)
+{
     CHECK(opt->size == model->num_grad_floats);
     const AdamWConfig *c = &opt->config;
-    double norm = model_grad_norm(model);
     UpdateContext u = {.opt = opt, .model = model, .grad_scale = 1.0f};
     if (c->max_grad_norm > 0.0f && norm > c->max_grad_norm)
         u.grad_scale = (float)(c->max_grad_norm / (norm + 1e-6));
@@ -97,5 +103,4 @@ double adamw_step(AdamW *opt, Model *model)
     for (int i = 0; i < model->num_params; i++)
         if (model->params[i].trainable)
             for_each_trainable_run(&model->params[i], update_run, &u);
-    return norm;
 }

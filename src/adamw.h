@@ -36,5 +36,8 @@ double model_grad_norm(const Model *model);
  * clipping. The learning rate is opt->config.learning_rate at call time, so a
  * schedule may change it between steps. */
 double adamw_step(AdamW *opt, Model *model);
+/* The same update when the caller already has the gradient norm (to check
+ * it before updating). */
+void adamw_update(AdamW *opt, Model *model, double norm);
 
 #endif

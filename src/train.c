@@ -128,7 +128,7 @@ int train_run(Model *model, const Document *documents, int count, const TrainCon
             break;
         }
         optimizer.config.learning_rate = train_learning_rate(config, step);
-        adamw_step(&optimizer, model);
+        adamw_update(&optimizer, model, norm);
         TrainProgress progress = {
             .step = step + 1, .loss = loss, .learning_rate = optimizer.config.learning_rate,
             .grad_norm = norm, .tokens_per_second = N / (seconds_now() - start), .epoch = epoch,
