@@ -483,13 +483,26 @@ float model_forward(Model *m, const int *ids, const int *targets, int B, int T)
     ensure_activations(m, B, T);
     Activations *a = &m->acts;
     int N = B * T, L = c->num_layers;
+    float *first = L > 0 ? a->layer[0].input : a->output;
+    embedding_forward(first, ids, m->embed, N, c->hidden_size);
+    return model_forward_from_layer(m, 0, first, ids, targets, B, T);
+}
+
+float model_forward_from_layer(Model *m, int first_layer, const float *layer_input,
+                               const int *ids, const int *targets, int B, int T)
+{
+    const ModelConfig *c = &m->config;
+    ensure_activations(m, B, T);
+    Activations *a = &m->acts;
+    int N = B * T, L = c->num_layers;
     memcpy(a->ids, ids, (size_t)N * sizeof(int));
     for (int n = 0; n < N; n++)
         a->targets[n] = targets ? targets[n] : -1;
+    float *start = first_layer < L ? a->layer[first_layer].input : a->output;
+    if (start != layer_input)
+        memcpy(start, layer_input, (size_t)N * c->hidden_size * sizeof(float));
 
-    float *first = L > 0 ? a->layer[0].input : a->output;
-    embedding_forward(first, ids, m->embed, N, c->hidden_size);
-    for (int l = 0; l < L; l++) {
+    for (int l = first_layer; l < L; l++) {
         float *out = l + 1 < L ? a->layer[l + 1].input : a->output;
         attention_block_forward(m, l);
         ffn_block_forward(m, l, out);
@@ -567,7 +580,18 @@ void model_backward(Model *m, const LossGradient *loss)
         rmsnorm_backward(need_d_output ? s->d_residual : NULL, model_grad(m, -1, PARAM_FINAL_NORM),
                          s->d_norm_out, a->output, m->final_norm, a->final_rstd, N, C);
     }
-    for (int l = L - 1; l >= 0 && l >= lowest; l--) {
+    /* without a token loss, nothing above the highest layer a loss term reads has a gradient */
+    int top = L - 1;
+    if (!loss->d_token_nll) {
+        top = loss->d_router_probs ? loss->router_layer : -1;
+        if (loss->d_hidden && loss->hidden_layer > top)
+            top = loss->hidden_layer;
+    }
+    for (int l = top; l >= 0 && l >= lowest; l--) {
+        if (loss->d_hidden && loss->hidden_layer == l) {
+            for (size_t i = 0; i < (size_t)N * C; i++)
+                s->d_residual[i] += loss->d_hidden[i];
+        }
         bool need_d_input = l > lowest;
         bool need_d_mid = need_d_input || attention_block_has_trainable(m, l);
         ffn_block_backward(m, l, loss, need_d_mid);

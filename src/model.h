@@ -186,11 +186,21 @@ void model_zero_grad(Model *model);
  * model->acts and model->taps. */
 float model_forward(Model *model, const int *ids, const int *targets, int B, int T);
 
+/* The same forward, started at layer first_layer from its input residual
+ * stream (B*T, C), as a previous forward of the same ids left it in
+ * model->acts.layer[first_layer].input. Layers below are not run, so their
+ * activations and routing taps are stale: a caller that caches the output of
+ * frozen layers must not backpropagate into them. */
+float model_forward_from_layer(Model *model, int first_layer, const float *layer_input,
+                               const int *ids, const int *targets, int B, int T);
+
 /* Upstream gradients of a loss built from the forward's outputs. */
 typedef struct {
     const float *d_token_nll;    /* (N) dLoss/d token_nll; NULL = none */
     int router_layer;            /* layer whose router probabilities the loss uses; -1 = none */
     const float *d_router_probs; /* (N, E) dLoss/d router_probs at router_layer */
+    int hidden_layer;            /* layer whose output residual stream the loss uses */
+    const float *d_hidden;       /* (N, C) dLoss/d that stream; NULL = none */
 } LossGradient;
 
 /* Accumulates into the trainable gradients. Uses the activations of the

@@ -3,7 +3,8 @@
  * top-k renormalisation on and off, shared experts with and without a gate,
  * q/k/v bias, q/k norm per head and over the full width, tied and separate
  * LM heads, dense layers, and the router anchor term whose gradient enters
- * through the full softmax probabilities. Also checks that a restricted
+ * through the full softmax probabilities, and a term on the residual stream
+ * leaving a layer (RMU's kind) whose gradient enters there. Also checks that a restricted
  * trainable set gets exactly the gradients that full backward gives it. */
 #include <math.h>
 #include <stdlib.h>
@@ -25,6 +26,7 @@ typedef struct {
     const Variant *variant;
     int ids[TOKENS], targets[TOKENS];
     float anchor_weight;
+    float hidden_weight;    /* weight of the residual-stream term at layer 0 */
     bool use_nll;
     int *reference_topk[MODEL_MAX_LAYERS]; /* routing of the unperturbed model */
     bool routing_changed;
@@ -135,6 +137,22 @@ static double anchor_term(const Model *m, int layer, int target_expert, float *d
     return total / TOKENS;
 }
 
+/* ||h_t - 1||^2 averaged over tokens, on the residual stream leaving layer 0. */
+static double hidden_term(const Model *m, float *d_hidden)
+{
+    int C = m->config.hidden_size;
+    int L = m->config.num_layers;
+    const float *h = L > 1 ? m->acts.layer[1].input : m->acts.output;
+    double total = 0.0;
+    for (int i = 0; i < TOKENS * C; i++) {
+        float diff = h[i] - 1.0f;
+        total += (double)diff * diff;
+        if (d_hidden)
+            d_hidden[i] = 2.0f * diff / TOKENS;
+    }
+    return total / TOKENS;
+}
+
 static double problem_loss(void *ctx)
 {
     Problem *p = ctx;
@@ -148,7 +166,8 @@ static double problem_loss(void *ctx)
             p->routing_changed = true;
     }
     double anchor = anchor_term(m, p->variant->anchor_layer, 1, NULL);
-    return (p->use_nll ? nll : 0.0) + p->anchor_weight * anchor;
+    double hidden = hidden_term(m, NULL);
+    return (p->use_nll ? nll : 0.0) + p->anchor_weight * anchor + p->hidden_weight * hidden;
 }
 
 /* One forward and backward of the problem's loss into the trainable grads. */
@@ -156,17 +175,22 @@ static void analytic_gradients(Problem *p)
 {
     Model *m = p->model;
     int E = m->config.num_experts;
-    float d_nll[TOKENS], d_probs[TOKENS * 16];
+    float d_nll[TOKENS], d_probs[TOKENS * 16], d_hidden[TOKENS * 16];
     model_zero_grad(m);
     model_forward(m, p->ids, p->targets, BATCH, SEQ);
     model_mean_nll_weights(m, d_nll);
     anchor_term(m, p->variant->anchor_layer, 1, d_probs);
     for (int i = 0; i < TOKENS * E; i++)
         d_probs[i] *= p->anchor_weight;
+    hidden_term(m, d_hidden);
+    for (int i = 0; i < TOKENS * m->config.hidden_size; i++)
+        d_hidden[i] *= p->hidden_weight;
     LossGradient gradient = {
         .d_token_nll = p->use_nll ? d_nll : NULL,
-        .router_layer = p->variant->anchor_layer,
-        .d_router_probs = d_probs,
+        .router_layer = p->anchor_weight != 0.0f ? p->variant->anchor_layer : -1,
+        .d_router_probs = p->anchor_weight != 0.0f ? d_probs : NULL,
+        .hidden_layer = 0,
+        .d_hidden = p->hidden_weight != 0.0f ? d_hidden : NULL,
     };
     model_backward(m, &gradient);
 }
@@ -198,6 +222,7 @@ static void setup_problem(Problem *p, Model *m, const Variant *v, uint64_t seed)
     p->model = m;
     p->variant = v;
     p->anchor_weight = 0.5f;
+    p->hidden_weight = 0.05f;
     p->use_nll = true;
     model_create(m, &v->config);
     randomise(m, seed);
@@ -255,6 +280,7 @@ static void check_variant(const Variant *v, uint64_t seed)
     /* The anchor alone reaches the model only through the router's softmax:
      * the router below it gets gradient, the experts of that layer none. */
     p.use_nll = false;
+    p.hidden_weight = 0.0f;
     analytic_gradients(&p);
     Param *router = model_param(&m, v->anchor_layer, PARAM_ROUTER);
     Param *experts = model_param(&m, v->anchor_layer, PARAM_EXPERT_DOWN);
@@ -266,6 +292,23 @@ static void check_variant(const Variant *v, uint64_t seed)
         expert_grad += fabs(experts->grad[j]);
     tap_ok(expert_grad == 0.0, "%s: the anchor term gives the anchored layer's experts no gradient",
            v->name);
+
+    /* The residual-stream term alone reaches layer 0 and nothing above it. */
+    p.anchor_weight = 0.0f;
+    p.hidden_weight = 0.05f;
+    analytic_gradients(&p);
+    Param *below = model_param(&m, 0, PARAM_WO);
+    snprintf(label, sizeof label, "%s: residual-stream-only gradient of layer 0's attention output",
+             v->name);
+    check_tensor(&p, label, below, 40);
+    double above_grad = 0.0;
+    for (int i = 0; i < m.num_params; i++) {
+        if (m.params[i].layer != 0 && m.params[i].kind != PARAM_EMBED)
+            for (size_t j = 0; j < m.params[i].numel; j++)
+                above_grad += fabs(m.params[i].grad[j]);
+    }
+    tap_ok(above_grad == 0.0, "%s: the residual-stream term at layer 0 gives no other layer, "
+           "norm or head a gradient", v->name);
     forget_routing(&p);
     model_free(&m);
 }
