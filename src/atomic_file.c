@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,4 +129,27 @@ void atomic_file_abort(AtomicFile *file)
     if (file->temp_path)
         unlink(file->temp_path);
     atomic_file_release(file);
+}
+
+int atomic_file_copy(const char *from, const char *path)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in)
+        return error_set("%s: cannot open: %s", from, strerror(errno));
+    AtomicFile out;
+    if (atomic_file_open(&out, path) < 0) {
+        fclose(in);
+        return -1;
+    }
+    char buffer[65536];
+    size_t n;
+    while ((n = fread(buffer, 1, sizeof buffer, in)) > 0)
+        fwrite(buffer, 1, n, out.stream);
+    bool failed = ferror(in);
+    fclose(in);
+    if (failed) {
+        atomic_file_abort(&out);
+        return error_set("%s: read error", from);
+    }
+    return atomic_file_commit(&out);
 }

@@ -18,4 +18,7 @@ int atomic_file_commit(AtomicFile *file);
 /* Removes the temporary file (for error paths). */
 void atomic_file_abort(AtomicFile *file);
 
+/* Copies the file at from to path, atomically as above. */
+int atomic_file_copy(const char *from, const char *path);
+
 #endif

@@ -12,7 +12,11 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_train(int argc, char **argv);
 int cmd_attribute(int argc, char **argv);
 
+int cmd_unlearn(int argc, char **argv);
+
 /* Prints "uoe-wb: message" for the most recent error to stderr; returns 1. */
 int cli_report_error(void);
+/* Reads a number of at least min for an option; the error names the option. */
+int cli_parse_number(const char *option, const char *text, double min, double *out);
 
 #endif

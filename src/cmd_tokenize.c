@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "atomic_file.h"
 #include "cli.h"
 #include "dataset.h"
 #include "error.h"
+#include "json_util.h"
 #include "tokenizer.h"
 #include "tokenizer_train.h"
 
@@ -31,19 +31,6 @@ static const char tokenize_usage[] =
     "  --out FILE       the tokenizer.json to write\n"
     "  --special TOKEN  a special token (ids 0, 1, ... in the order given)\n";
 
-/* Writes document to path atomically, as tokenizer.json is written: indented. */
-static int write_json(const json_t *document, const char *path)
-{
-    AtomicFile file;
-    if (atomic_file_open(&file, path) < 0)
-        return -1;
-    if (json_dumpf(document, file.stream, JSON_INDENT(2)) < 0 || fputc('\n', file.stream) == EOF) {
-        atomic_file_abort(&file);
-        return error_set("%s: cannot write the tokenizer", path);
-    }
-    return atomic_file_commit(&file);
-}
-
 /* Trains on the texts of the corpora, in order, and writes the tokenizer. */
 static int train(char **corpora, int num_corpora, const BpeTrainOptions *options,
                  const char *out)
@@ -61,7 +48,7 @@ static int train(char **corpora, int num_corpora, const BpeTrainOptions *options
     if (status == 0)
         status = tokenizer_train(texts, num_texts, options, &document);
     if (status == 0)
-        status = write_json(document, out);
+        status = json_write_file(document, out);
     if (status == 0) {
         const json_t *model = json_object_get(document, "model");
         printf("%s: %zu tokens, %zu merges, from %d texts\n", out,

@@ -42,17 +42,6 @@ typedef struct {
     TrainConfig train;
 } TrainArgs;
 
-static int parse_number(const char *option, const char *text, double min, double *out)
-{
-    char *end;
-    errno = 0;
-    double value = strtod(text, &end);
-    if (end == text || *end != '\0' || errno != 0 || !(value >= min))
-        return error_set("%s: expected a number of at least %g, got '%s'", option, min, text);
-    *out = value;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, TrainArgs *args)
 {
     static const struct option options[] = {
@@ -78,7 +67,7 @@ static int parse_args(int argc, char **argv, TrainArgs *args)
             if (options[i].val == opt)
                 name = options[i].name;
         bool numeric = strchr("sbTlwmdSL", opt) != NULL;
-        if (numeric && parse_number(name, optarg, opt == 'l' || opt == 'm' || opt == 'd' ? 0 : 1, &v) < 0)
+        if (numeric && cli_parse_number(name, optarg, opt == 'l' || opt == 'm' || opt == 'd' ? 0 : 1, &v) < 0)
             return -1;
         switch (opt) {
         case 'c': args->config_path = optarg; break;
@@ -105,41 +94,23 @@ static int parse_args(int argc, char **argv, TrainArgs *args)
     return 0;
 }
 
-/* Tokenises every text of every corpus; each document ends with the
- * <|endoftext|> token when the tokenizer has one. */
 static int load_documents(const TrainArgs *args, const Tokenizer *tokenizer, Document **out,
                           int *count)
 {
-    int separator = tokenizer_token_id(tokenizer, "<|endoftext|>");
-    Document *docs = NULL;
-    int n = 0;
+    *out = NULL;
+    *count = 0;
     for (int c = 0; c < args->num_corpora; c++) {
         TextCorpus corpus;
         if (text_corpus_load(&corpus, args->corpora[c]) < 0)
             goto fail;
-        docs = xrealloc(docs, (size_t)(n + corpus.count) * sizeof *docs);
-        for (int i = 0; i < corpus.count; i++) {
-            int *ids, length;
-            if (tokenizer_encode(tokenizer, corpus.texts[i], strlen(corpus.texts[i]), &ids, &length) < 0) {
-                error_prefix("%s: text %d", args->corpora[c], i + 1);
-                text_corpus_free(&corpus);
-                goto fail;
-            }
-            if (separator >= 0) {
-                ids = xrealloc(ids, (size_t)(length + 1) * sizeof(int));
-                ids[length++] = separator;
-            }
-            docs[n++] = (Document){ids, length};
-        }
+        int rc = documents_append(out, count, tokenizer, &corpus, args->corpora[c]);
         text_corpus_free(&corpus);
+        if (rc < 0)
+            goto fail;
     }
-    *out = docs;
-    *count = n;
     return 0;
 fail:
-    for (int i = 0; i < n; i++)
-        free(docs[i].ids);
-    free(docs);
+    documents_free(*out, *count);
     return -1;
 }
 
@@ -187,27 +158,9 @@ static int copy_tokenizer(const char *tokenizer_path, const char *dir)
     struct stat status;
     bool is_dir = stat(tokenizer_path, &status) == 0 && S_ISDIR(status.st_mode);
     snprintf(from, sizeof from, is_dir ? "%s/tokenizer.json" : "%s", tokenizer_path);
-    FILE *in = fopen(from, "rb");
-    if (!in)
-        return error_set("%s: cannot open: %s", from, strerror(errno));
     char path[4096];
     snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    AtomicFile out;
-    if (atomic_file_open(&out, path) < 0) {
-        fclose(in);
-        return -1;
-    }
-    char buffer[65536];
-    size_t n;
-    while ((n = fread(buffer, 1, sizeof buffer, in)) > 0)
-        fwrite(buffer, 1, n, out.stream);
-    bool failed = ferror(in);
-    fclose(in);
-    if (failed) {
-        atomic_file_abort(&out);
-        return error_set("%s: read error", from);
-    }
-    return atomic_file_commit(&out);
+    return atomic_file_copy(from, path);
 }
 
 int cmd_train(int argc, char **argv)
@@ -250,9 +203,7 @@ int cmd_train(int argc, char **argv)
     printf("saved %s\n", args.out_dir);
     status = 0;
 done:
-    for (int i = 0; i < count; i++)
-        free(docs[i].ids);
-    free(docs);
+    documents_free(docs, count);
     model_free(&model);
     tokenizer_free(tokenizer);
     free(args.corpora);

@@ -2,6 +2,7 @@
 
 #include <limits.h>
 
+#include "atomic_file.h"
 #include "error.h"
 
 json_t *json_load_object(const char *path)
@@ -72,4 +73,17 @@ int json_read_bool(const json_t *object, const char *path, const char *const *ke
         return error_set("%s: key \"%s\": expected true or false", path, keys[0]);
     *out = json_is_true(value);
     return 0;
+}
+
+int json_write_file(const json_t *document, const char *path)
+{
+    AtomicFile file;
+    if (atomic_file_open(&file, path) < 0)
+        return -1;
+    if (json_dumpf(document, file.stream, JSON_INDENT(2) | JSON_PRESERVE_ORDER) < 0 ||
+        fputc('\n', file.stream) == EOF) {
+        atomic_file_abort(&file);
+        return error_set("%s: cannot write", path);
+    }
+    return atomic_file_commit(&file);
 }

@@ -1,5 +1,5 @@
 /* Typed reads of JSON object members (jansson), with errors that name the
- * file and the key. */
+ * file and the key, and whole-file writes. */
 #ifndef UOE_JSON_UTIL_H
 #define UOE_JSON_UTIL_H
 
@@ -21,5 +21,8 @@ int json_read_float(const json_t *object, const char *path, const char *const *k
                     bool required, float *out);
 int json_read_bool(const json_t *object, const char *path, const char *const *keys,
                    bool required, bool *out);
+
+/* Writes document to path atomically, indented by 2, with a final newline. */
+int json_write_file(const json_t *document, const char *path);
 
 #endif

@@ -4,7 +4,9 @@
 #include "config.h"
 #endif
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -38,6 +40,10 @@ static const char usage_text[] =
     "                               a forget corpus (UOE's expert attribution)\n"
     "  train --config CONFIG.json --tokenizer TOKENIZER.json --corpus FILE.jsonl\n"
     "        --out DIR [OPTIONS]   pretrain a model on JSON Lines text (see train --help)\n"
+    "  unlearn MODEL_DIR --world DIR --out RUN_DIR [OPTIONS]\n"
+    "                               unlearn the forget set (GA, GradDiff, NPO, SimNPO,\n"
+    "                               RMU; UOE or any trainable set, with the router\n"
+    "                               anchor) and write a run directory (see unlearn --help)\n"
     "\n"
     "Options:\n"
     "  -h, --help     display this help and exit\n"
@@ -65,6 +71,17 @@ int cli_report_error(void)
 {
     fprintf(stderr, "uoe-wb: %s\n", error_message());
     return 1;
+}
+
+int cli_parse_number(const char *option, const char *text, double min, double *out)
+{
+    char *end;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (end == text || *end != '\0' || errno != 0 || !(value >= min))
+        return error_set("%s: expected a number of at least %g, got '%s'", option, min, text);
+    *out = value;
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -98,6 +115,8 @@ int main(int argc, char **argv)
         return cmd_train(argc - 1, argv + 1);
     if (strcmp(command, "attribute") == 0)
         return cmd_attribute(argc - 1, argv + 1);
+    if (strcmp(command, "unlearn") == 0)
+        return cmd_unlearn(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
             command);
     return EXIT_USAGE;

@@ -543,9 +543,7 @@ static bool layer_has_trainable(const Model *m, int layer)
     return false;
 }
 
-/* The lowest layer that backward must reach: -1 when the embedding trains,
- * L when nothing below the final norm does. */
-static int lowest_trainable_layer(const Model *m)
+int model_lowest_trainable_layer(const Model *m)
 {
     const Param *embed = model_param(m, -1, PARAM_EMBED);
     if (embed->trainable)
@@ -563,7 +561,7 @@ void model_backward(Model *m, const LossGradient *loss)
     BackwardScratch *s = &m->scratch;
     int N = a->B * a->T, C = c->hidden_size, V = c->vocab_size, L = c->num_layers;
     ensure_scratch(m);
-    int lowest = lowest_trainable_layer(m);
+    int lowest = model_lowest_trainable_layer(m);
     bool tied = c->tie_word_embeddings;
     float *d_embed = model_grad(m, -1, PARAM_EMBED);
     float *d_head = tied ? d_embed : model_grad(m, -1, PARAM_LM_HEAD);

@@ -179,6 +179,9 @@ void model_clear_trainable(Model *model);
 /* Allocates (zeroed) gradients for the trainable set. */
 void model_commit_trainable(Model *model);
 void model_zero_grad(Model *model);
+/* The lowest layer that backward must reach: -1 when the embedding trains,
+ * L when nothing below the final norm does. Layers below it are frozen. */
+int model_lowest_trainable_layer(const Model *model);
 
 /* Forward pass for ids (B, T). targets (B, T) may be NULL (no loss); -1 marks
  * an ignored position. Returns the mean NLL over non-ignored targets (0 when

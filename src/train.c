@@ -8,6 +8,31 @@
 #include "error.h"
 #include "rng.h"
 
+int documents_append(Document **documents, int *count, const Tokenizer *tokenizer,
+                     const TextCorpus *corpus, const char *path)
+{
+    int separator = tokenizer_token_id(tokenizer, "<|endoftext|>");
+    *documents = xrealloc(*documents, (size_t)(*count + corpus->count + 1) * sizeof **documents);
+    for (int i = 0; i < corpus->count; i++) {
+        int *ids, length;
+        if (tokenizer_encode(tokenizer, corpus->texts[i], strlen(corpus->texts[i]), &ids, &length) < 0)
+            return error_prefix("%s: text %d", path, i + 1);
+        if (separator >= 0) {
+            ids = xrealloc(ids, (size_t)(length + 1) * sizeof(int));
+            ids[length++] = separator;
+        }
+        (*documents)[(*count)++] = (Document){ids, length};
+    }
+    return 0;
+}
+
+void documents_free(Document *documents, int count)
+{
+    for (int i = 0; i < count; i++)
+        free(documents[i].ids);
+    free(documents);
+}
+
 TrainConfig train_default_config(void)
 {
     TrainConfig c = {

@@ -7,13 +7,22 @@
 #include <stdint.h>
 
 #include "adamw.h"
+#include "dataset.h"
 #include "model.h"
+#include "tokenizer.h"
 
 /* A tokenised document: its ids, ending with the separator when there is one. */
 typedef struct {
     int *ids;
     int length;
 } Document;
+
+/* Tokenises every text of corpus (read from path, which errors name) onto the
+ * end of *documents (*count of them); each document ends with the
+ * <|endoftext|> token when the tokenizer has one. */
+int documents_append(Document **documents, int *count, const Tokenizer *tokenizer,
+                     const TextCorpus *corpus, const char *path);
+void documents_free(Document *documents, int count);
 
 typedef struct {
     int batch_rows;          /* B: rows per step */

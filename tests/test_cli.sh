@@ -150,4 +150,42 @@ check "train refuses an output folder it cannot create before training" \
 run train --tokenizer "$mcq_model/tokenizer.json" --corpus "$corpus" --out "$work/x"
 check "train without --config or --init is a usage error" '[ $status -eq 2 ]'
 
+world=$work/world
+mkdir -p "$world/splits"
+head -n 12 "$top/data/world/corpus/pathogens.jsonl" >"$world/splits/forget.jsonl"
+head -n 12 "$top/data/world/corpus/cities.jsonl" >"$world/splits/retain.jsonl"
+cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/forget_mcq.jsonl"
+cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/utility_mcq.jsonl"
+run unlearn "$mcq_model" --world "$world" --out "$work/run" --steps 4 --eval-every 2 \
+    --snapshot-every 2 --forget-batch 2 --retain-batch 2 --method graddiff --save-model
+check "unlearn runs 4 steps, printing a line per evaluation" \
+    '[ $status -eq 0 ] && [ "$(grep -c "^step " "$work/stdout")" -eq 3 ] && grep -q "^done: FE" "$work/stdout"'
+check "the run directory holds config, metrics, routing snapshots, summary and the model" \
+    '[ -s "$work/run/config.json" ] && [ -s "$work/run/summary.json" ] && [ -s "$work/run/routing/step_000000.json" ] && [ -s "$work/run/routing/step_000004.json" ] && "$wb" info "$work/run/model" >/dev/null'
+check "metrics.jsonl has one whole object per step, evaluation and snapshot (4 + 3 + 3 lines)" \
+    '[ "$(grep -c "^{.*}$" "$work/run/metrics.jsonl")" -eq 10 ] && [ "$(wc -l <"$work/run/metrics.jsonl")" -eq 10 ]'
+check "summary.json holds FE, UT, the mean forget overlap and the tunable fraction" \
+    'grep -q "\"fe\":" "$work/run/summary.json" && grep -q "\"ut\":" "$work/run/summary.json" && grep -q "\"mean_forget_token_overlap\":" "$work/run/summary.json" && grep -q "\"tunable_fraction\":" "$work/run/summary.json"'
+check "config.json records the seed, the method's reduction and the trainable set" \
+    'grep -q "\"seed\": 1" "$work/run/config.json" && grep -q "\"reduction\":" "$work/run/config.json" && grep -q "\"name\": \"uoe\"" "$work/run/config.json"'
+
+run unlearn "$mcq_model" --world "$world" --out "$work/run" --steps 1
+check "unlearn refuses a directory that already holds a run" \
+    '[ $status -eq 1 ] && grep -q "already holds a run" "$work/stderr"'
+
+run unlearn "$mcq_model" --world "$world" --out "$work/run2" --method gradient-ascent
+check "an unknown method fails naming it" \
+    '[ $status -eq 1 ] && grep -q "gradient-ascent" "$work/stderr"'
+
+run unlearn "$mcq_model" --world "$world" --out "$work/run3" --set top9-layer
+check "a trainable set larger than the layer fails with a message" \
+    '[ $status -eq 1 ] && grep -q "experts" "$work/stderr"'
+
+run unlearn "$mcq_model" --world "$work/no-world" --out "$work/run4"
+check "a missing forget file fails naming it" \
+    '[ $status -eq 1 ] && grep -q "no-world/splits/forget.jsonl" "$work/stderr"'
+
+run unlearn "$mcq_model" --world "$world"
+check "unlearn without --out is a usage error" '[ $status -eq 2 ] && grep -q "Usage: uoe-wb unlearn" "$work/stderr"'
+
 echo "1..$count"

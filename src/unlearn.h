@@ -1,0 +1,140 @@
+/* An unlearning run (METHOD.md): expert attribution on the forget set, a
+ * trainable set, a loss with an optional router anchor, and the step loop
+ * with evaluation, routing snapshots, a non-finite guard and checkpoint
+ * selection. The run knows nothing of files or screens: it reports through
+ * an UnlearnObserver, and the run directory and the progress printer are two
+ * observers of the same events. */
+#ifndef UOE_UNLEARN_H
+#define UOE_UNLEARN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "adamw.h"
+#include "attribution.h"
+#include "dataset.h"
+#include "routing_shift.h"
+#include "tokenizer.h"
+#include "trainable_set.h"
+#include "unlearn_loss.h"
+
+typedef enum { METHOD_GA, METHOD_GRADDIFF, METHOD_NPO, METHOD_SIMNPO, METHOD_RMU } UnlearnMethod;
+typedef enum { SELECT_FINAL, SELECT_BEST_UT } SelectionRule;
+typedef enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE } LearningRateSchedule;
+
+typedef struct {
+    UnlearnMethod method;
+    TrainableSetSpec trainable;
+    int steps;
+    int forget_batch, retain_batch;   /* sequences per step on each side */
+    int max_seq_len;                  /* documents are cut to this many tokens */
+    float learning_rate;              /* peak */
+    LearningRateSchedule schedule;    /* after warmup_steps of linear warmup */
+    int warmup_steps;
+    float weight_decay, max_grad_norm;
+    float retain_weight;              /* λ of GradDiff, NPO, SimNPO; α_r of RMU */
+    float npo_beta;
+    float simnpo_beta, simnpo_delta;
+    int rmu_layer;                    /* steering layer; -1 = the anchor target's layer */
+    float rmu_coeff;                  /* c */
+    float anchor_alpha;               /* 0 = no anchor */
+    AnchorScale anchor_scale;
+    int attribution_sequences;        /* forget texts scored by Eq. 2; <= 0 = all */
+    int eval_every;                   /* steps between evaluations (and at 0 and the end) */
+    int snapshot_every;               /* steps between routing snapshots */
+    int eval_questions;               /* questions per MCQ set, a seeded sample; <= 0 = all */
+    int probe_sequences;              /* per probe batch (forget and retain) */
+    SelectionRule selection;
+    double fe_target;                 /* SELECT_BEST_UT: best UT among evaluations with FE <= this */
+    bool prefix_cache;                /* reuse frozen lower layers' outputs per document */
+    uint64_t seed;
+} UnlearnConfig;
+
+UnlearnConfig unlearn_default_config(void);
+const char *unlearn_method_name(UnlearnMethod method);
+int unlearn_method_parse(const char *text, UnlearnMethod *method);
+
+struct UnlearnRun;
+
+/* What one step did. */
+typedef struct {
+    int step;                 /* 1-based, after the update */
+    double loss;              /* total objective of the step, before the update */
+    double forget_term;       /* the method's forget-side term */
+    double retain_term;       /* the retain-side term (0 when the method has none) */
+    double anchor_term;       /* α·L_anchor (0 without the anchor) */
+    double grad_norm;
+    float learning_rate;
+    double seconds;           /* wall time of the step */
+} UnlearnStep;
+
+/* An evaluation: at step 0, every eval_every steps, and at the last step. */
+typedef struct {
+    int step;
+    double fe, fe_norm;       /* forget MCQ acc and acc_norm */
+    double ut, ut_norm;       /* utility MCQ acc and acc_norm */
+    double forget_nll;        /* mean token NLL of the forget probe */
+    double retain_nll;        /* of the retain probe */
+} UnlearnEval;
+
+/* The routing of both probes at one step, with its shift from step 0. */
+typedef struct {
+    int step;
+    const ProbeRouting *forget, *retain;
+    const LayerShift *forget_shift, *retain_shift; /* (L) against step 0 */
+    double forget_token_overlap, forget_set_overlap; /* means over MoE layers */
+    double retain_token_overlap, retain_set_overlap;
+    int target_rank;          /* of the anchor target on the forget probe, 1 = most selected */
+    double target_prob;       /* its mean router probability on forget tokens */
+} UnlearnSnapshot;
+
+typedef struct {
+    void *ctx;
+    void (*on_start)(void *ctx, const struct UnlearnRun *run);
+    void (*on_step)(void *ctx, const UnlearnStep *step);
+    void (*on_eval)(void *ctx, const UnlearnEval *eval);
+    void (*on_snapshot)(void *ctx, const UnlearnSnapshot *snapshot);
+    void (*on_log)(void *ctx, const char *line);
+} UnlearnObserver;
+
+/* Where a run stands: read by observers, changed only by the run. */
+typedef struct UnlearnRun {
+    UnlearnConfig config;
+    Model *model;
+    const Tokenizer *tokenizer;
+    Attribution attribution;          /* Eq. 2 on the forget set, before step 0 */
+    TrainableSelection selection;
+    int target_layer, target_expert;  /* the anchor's target: the set's first, else the top-1 */
+    int prefix_layer;                 /* first layer run per step; lower ones come from the cache */
+    int step;                         /* completed steps */
+    UnlearnEval first_eval, last_eval;
+    bool have_selected;
+    UnlearnEval selected_eval;        /* the evaluation the selection rule picked */
+    double last_forget_overlap;       /* mean token overlap of the latest snapshot */
+    char stop_reason[256];            /* why the run stopped early; empty when it finished */
+    struct UnlearnState *state;       /* data, optimizer and buffers */
+} UnlearnRun;
+
+typedef struct {
+    const char *forget_path, *retain_path;        /* JSON Lines corpora */
+    const char *forget_mcq_path, *utility_mcq_path;
+} UnlearnData;
+
+/* Loads and tokenises the data, scores attribution, chooses the trainable set
+ * and prepares the optimizer, the reference and the probes. */
+int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
+                  const UnlearnData *data, const UnlearnConfig *config,
+                  const UnlearnObserver *observer);
+/* Runs every step to the end (evaluation and snapshots included), then puts
+ * the checkpoint the selection rule picked into the model. Returns -1 when a
+ * non-finite value stopped the run; the model then holds the last good state
+ * and run->stop_reason says which step and term. */
+int unlearn_run_all(UnlearnRun *run);
+/* One step, with the evaluation and snapshot due after it. Returns 1 while
+ * steps remain, 0 after the last, -1 when a non-finite value stopped it. */
+int unlearn_step(UnlearnRun *run);
+/* Puts the checkpoint the selection rule picked into the model. */
+void unlearn_finish(UnlearnRun *run);
+void unlearn_end(UnlearnRun *run);
+
+#endif
