@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "rng.h"
 
 /* Sequences per forward pass: short texts are padded to the longest of the
  * batch, and the padding never enters the statistics. */
@@ -119,18 +120,46 @@ void attribution_free(Attribution *a)
     memset(a, 0, sizeof *a);
 }
 
-int attribution_rank(const Attribution *a, const ModelConfig *config, int *layers, int *experts,
-                     int max)
+static const char *const statistic_names[] = {"gate", "selection", "prob"};
+
+int attribution_statistic_parse(const char *text, AttributionStatistic *statistic)
 {
+    for (int i = 0; i < 3; i++) {
+        if (strcmp(text, statistic_names[i]) == 0) {
+            *statistic = (AttributionStatistic)i;
+            return 0;
+        }
+    }
+    return error_set("unknown attribution statistic '%s' (expected gate, selection or prob)", text);
+}
+
+const char *attribution_statistic_name(AttributionStatistic statistic)
+{
+    return statistic_names[statistic];
+}
+
+const double *attribution_statistic(const Attribution *a, AttributionStatistic statistic)
+{
+    switch (statistic) {
+    case ATTRIBUTION_SELECTION_SHARE: return a->selection_share;
+    case ATTRIBUTION_PROB_MEAN: return a->prob_mean;
+    default: return a->gate_score;
+    }
+}
+
+int attribution_rank_by(const Attribution *a, const ModelConfig *config,
+                        AttributionStatistic statistic, int *layers, int *experts, int max)
+{
+    const double *value = attribution_statistic(a, statistic); /* (L, E) */
     int n = 0, E = a->num_experts;
     /* insertion into a sorted prefix: the ranking wanted is short */
     for (int l = 0; l < a->num_layers; l++) {
         if (!config->layer_is_moe[l])
             continue;
         for (int e = 0; e < E; e++) {
-            double score = a->gate_score[(size_t)l * E + e];
+            double score = value[(size_t)l * E + e];
             int at = n < max ? n : max;
-            while (at > 0 && a->gate_score[(size_t)layers[at - 1] * E + experts[at - 1]] < score)
+            while (at > 0 && value[(size_t)layers[at - 1] * E + experts[at - 1]] < score)
                 at--;
             if (at >= max)
                 continue;
@@ -144,4 +173,62 @@ int attribution_rank(const Attribution *a, const ModelConfig *config, int *layer
         }
     }
     return n;
+}
+
+int attribution_rank(const Attribution *a, const ModelConfig *config, int *layers, int *experts,
+                     int max)
+{
+    return attribution_rank_by(a, config, ATTRIBUTION_GATE_SCORE, layers, experts, max);
+}
+
+int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
+                             int max_sequences, uint64_t seed, AttributionStatistic statistic,
+                             int top_m, double *overlap)
+{
+    int total = max_sequences > 0 && max_sequences < corpus->count ? max_sequences : corpus->count;
+    if (total < 2)
+        return error_set("two halves need at least 2 texts; there are %d", total);
+    int *order = xmalloc((size_t)corpus->count * sizeof(int));
+    for (int i = 0; i < corpus->count; i++)
+        order[i] = i;
+    Rng rng;
+    rng_seed(&rng, seed);
+    for (int i = corpus->count - 1; i > 0; i--) {
+        int j = (int)rng_below(&rng, (uint64_t)i + 1), swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+    int ranked_max = model->config.num_layers * model->config.num_experts;
+    int *layers[2], *experts[2], ranked[2] = {0, 0}, rc = 0;
+    for (int h = 0; h < 2; h++) {
+        int first = h == 0 ? 0 : total / 2, count = h == 0 ? total / 2 : total - total / 2;
+        char **texts = xmalloc((size_t)count * sizeof(char *));
+        for (int i = 0; i < count; i++)
+            texts[i] = corpus->texts[order[first + i]];
+        TextCorpus half = {texts, count};
+        Attribution a;
+        layers[h] = xmalloc((size_t)ranked_max * sizeof(int));
+        experts[h] = xmalloc((size_t)ranked_max * sizeof(int));
+        if (rc == 0 && (rc = attribution_compute(model, tokenizer, &half, 0, &a)) == 0) {
+            ranked[h] = attribution_rank_by(&a, &model->config, statistic, layers[h], experts[h],
+                                            top_m < ranked_max ? top_m : ranked_max);
+            attribution_free(&a);
+        }
+        free(texts);
+    }
+    if (rc == 0 && ranked[0] < top_m)
+        rc = error_set("the model has %d routed experts; cannot compare the top %d", ranked[0], top_m);
+    if (rc == 0) {
+        int shared = 0;
+        for (int i = 0; i < top_m; i++)
+            for (int j = 0; j < top_m; j++)
+                shared += layers[0][i] == layers[1][j] && experts[0][i] == experts[1][j];
+        *overlap = (double)shared / top_m;
+    }
+    for (int h = 0; h < 2; h++) {
+        free(layers[h]);
+        free(experts[h]);
+    }
+    free(order);
+    return rc;
 }

@@ -8,6 +8,8 @@
 #ifndef UOE_ATTRIBUTION_H
 #define UOE_ATTRIBUTION_H
 
+#include <stdint.h>
+
 #include "dataset.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -28,9 +30,32 @@ int attribution_compute(Model *model, const Tokenizer *tokenizer, const TextCorp
                         int max_sequences, Attribution *out);
 void attribution_free(Attribution *attribution);
 
-/* The (layer, expert) pairs in decreasing Eq. 2 score, over MoE layers only;
- * writes up to max pairs into layers/experts and returns how many. */
+typedef enum {
+    ATTRIBUTION_GATE_SCORE,      /* Eq. 2, the paper's */
+    ATTRIBUTION_SELECTION_SHARE, /* how often the expert is in the top-k */
+    ATTRIBUTION_PROB_MEAN,       /* the mean full-softmax probability */
+} AttributionStatistic;
+
+/* Reads "gate", "selection" or "prob". */
+int attribution_statistic_parse(const char *text, AttributionStatistic *statistic);
+const char *attribution_statistic_name(AttributionStatistic statistic);
+/* The (L, E) matrix of a statistic. */
+const double *attribution_statistic(const Attribution *attribution, AttributionStatistic statistic);
+
+/* The (layer, expert) pairs in decreasing order of a statistic, over MoE
+ * layers only; writes up to max pairs into layers/experts and returns how
+ * many. attribution_rank ranks by Eq. 2. */
+int attribution_rank_by(const Attribution *attribution, const ModelConfig *config,
+                        AttributionStatistic statistic, int *layers, int *experts, int max);
 int attribution_rank(const Attribution *attribution, const ModelConfig *config, int *layers,
                      int *experts, int max);
+
+/* The stability of the ranking (the paper's Table 8): the corpus is split
+ * into two disjoint halves by a seeded shuffle (at most max_sequences texts
+ * in all when > 0), each half is scored, and *overlap is the fraction of the
+ * top_m (layer, expert) pairs of one half that are also in the other's. */
+int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
+                             int max_sequences, uint64_t seed, AttributionStatistic statistic,
+                             int top_m, double *overlap);
 
 #endif

@@ -14,13 +14,20 @@
 
 static const char attribute_usage[] =
     "Usage: uoe-wb attribute MODEL_DIR --forget FILE.jsonl [--json] [--top N]\n"
-    "                        [--sequences Z] [--tokenizer PATH]\n"
+    "                        [--sequences Z] [--rank-by STAT] [--halves]\n"
+    "                        [--seed N] [--tokenizer PATH]\n"
     "Ranks every (layer, expert) of the MoE layers by the Eq. 2 score of\n"
     "arXiv:2411.18797: the top-k-masked gate averaged over each sequence's tokens,\n"
     "then over the sequences of the forget corpus ({\"text\": ...} per line). Also\n"
     "prints each expert's share of the top-k selections and mean softmax probability.\n"
     "  --top N          rows to print (default 10)\n"
     "  --sequences Z    use the first Z texts (default all)\n"
+    "  --rank-by STAT   gate (Eq. 2, default), selection (share of top-k\n"
+    "                   selections) or prob (mean softmax probability)\n"
+    "  --halves         also split the texts into two disjoint seeded halves, rank\n"
+    "                   each, and print the overlap of their top 1, top k and top N\n"
+    "                   (the stability of the ranking, as in the paper's Table 8)\n"
+    "  --seed N         the split of --halves (default 1)\n"
     "  --json           one JSON object, with the full (layer x expert) matrices\n"
     "  --tokenizer P    tokenizer.json (default MODEL_DIR/tokenizer.json)\n";
 
@@ -36,12 +43,19 @@ static json_t *matrix_json(const double *values, int rows, int cols)
     return matrix;
 }
 
+typedef struct {
+    int count;
+    int top[3];              /* the M of each overlap */
+    double overlap[3];
+} HalfOverlaps;
+
 static void print_result(const Attribution *a, const ModelConfig *config, const char *file,
-                         int top, bool as_json)
+                         int top, AttributionStatistic statistic, const HalfOverlaps *halves,
+                         bool as_json)
 {
     int E = a->num_experts;
     int *layers = xmalloc((size_t)top * sizeof(int)), *experts = xmalloc((size_t)top * sizeof(int));
-    int n = attribution_rank(a, config, layers, experts, top);
+    int n = attribution_rank_by(a, config, statistic, layers, experts, top);
     if (as_json) {
         json_t *ranking = json_array();
         for (int i = 0; i < n; i++) {
@@ -57,6 +71,14 @@ static void print_result(const Attribution *a, const ModelConfig *config, const 
                                  "gate_score", matrix_json(a->gate_score, a->num_layers, E),
                                  "selection_share", matrix_json(a->selection_share, a->num_layers, E),
                                  "prob_mean", matrix_json(a->prob_mean, a->num_layers, E));
+        json_object_set_new(root, "ranked_by", json_string(attribution_statistic_name(statistic)));
+        if (halves->count > 0) {
+            json_t *overlaps = json_array();
+            for (int i = 0; i < halves->count; i++)
+                json_array_append_new(overlaps, json_pack("{s:i, s:f}", "top", halves->top[i],
+                                                          "overlap", halves->overlap[i]));
+            json_object_set_new(root, "half_overlap", overlaps);
+        }
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(text);
         free(text);
@@ -69,6 +91,9 @@ static void print_result(const Attribution *a, const ModelConfig *config, const 
             printf("%4d  %5d  %6d  %13.5f  %15.5f  %9.5f\n", i + 1, layers[i], experts[i],
                    a->gate_score[at], a->selection_share[at], a->prob_mean[at]);
         }
+        for (int i = 0; i < halves->count; i++)
+            printf("overlap of the top %d between two disjoint halves: %.4f\n", halves->top[i],
+                   halves->overlap[i]);
     }
     free(layers);
     free(experts);
@@ -80,11 +105,15 @@ int cmd_attribute(int argc, char **argv)
         {"forget", required_argument, NULL, 'f'}, {"json", no_argument, NULL, 'j'},
         {"top", required_argument, NULL, 'n'}, {"sequences", required_argument, NULL, 'z'},
         {"tokenizer", required_argument, NULL, 't'}, {"help", no_argument, NULL, 'h'},
+        {"rank-by", required_argument, NULL, 'r'}, {"halves", no_argument, NULL, 'H'},
+        {"seed", required_argument, NULL, 's'},
         {NULL, 0, NULL, 0},
     };
     const char *forget = NULL, *tokenizer_path = NULL;
-    bool as_json = false;
+    bool as_json = false, halves = false;
     int top = 10, sequences = 0, opt;
+    long seed = 1;
+    AttributionStatistic statistic = ATTRIBUTION_GATE_SCORE;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
         switch (opt) {
@@ -93,6 +122,12 @@ int cmd_attribute(int argc, char **argv)
         case 'n': top = atoi(optarg); break;
         case 'z': sequences = atoi(optarg); break;
         case 't': tokenizer_path = optarg; break;
+        case 'H': halves = true; break;
+        case 's': seed = atol(optarg); break;
+        case 'r':
+            if (attribution_statistic_parse(optarg, &statistic) < 0)
+                return cli_report_error();
+            break;
         case 'h': fputs(attribute_usage, stdout); return 0;
         default: fputs(attribute_usage, stderr); return EXIT_USAGE;
         }
@@ -118,7 +153,23 @@ int cmd_attribute(int argc, char **argv)
         cli_report_error();
         goto done;
     }
-    print_result(&attribution, &model.config, forget, top, as_json);
+    HalfOverlaps overlaps = {0};
+    if (halves) {
+        const int wanted[3] = {1, model.config.experts_per_token, top};
+        for (int i = 0; i < 3; i++) {
+            if (i > 0 && wanted[i] <= overlaps.top[overlaps.count - 1])
+                continue;
+            overlaps.top[overlaps.count] = wanted[i];
+            if (attribution_half_overlap(&model, tokenizer, &corpus, sequences, (uint64_t)seed,
+                                         statistic, wanted[i], &overlaps.overlap[overlaps.count]) < 0) {
+                error_prefix("%s", forget);
+                cli_report_error();
+                goto done;
+            }
+            overlaps.count++;
+        }
+    }
+    print_result(&attribution, &model.config, forget, top, statistic, &overlaps, as_json);
     status = 0;
 done:
     attribution_free(&attribution);

@@ -59,6 +59,7 @@ static const char unlearn_usage[] =
     "                         (default 300)\n"
     "  --probe-sequences N    sequences per routing probe batch (default 32)\n"
     "  --attribution-sequences N  forget texts scored for attribution; 0 = all\n"
+    "  --rank-by STAT         rank experts by gate (Eq. 2, default), selection or prob\n"
     "  --select RULE          final, or best-ut: best UT with FE <= --fe-target\n"
     "  --fe-target X          (default 0.30)\n"
     "  --seed N               data order, probes, question samples, random expert\n"
@@ -68,7 +69,7 @@ static const char unlearn_usage[] =
 
 enum {
     OPT_WORLD = 256, OPT_FORGET, OPT_RETAIN, OPT_FORGET_MCQ, OPT_UTILITY_MCQ, OPT_OUT, OPT_METHOD,
-    OPT_SET, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL,
+    OPT_SET, OPT_RANK_BY, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL,
     /* numeric options, in the order of numeric_options[] */
     OPT_ALPHA, OPT_RETAIN_WEIGHT, OPT_BETA, OPT_DELTA, OPT_RMU_LAYER, OPT_RMU_COEFF, OPT_STEPS,
     OPT_FORGET_BATCH, OPT_RETAIN_BATCH, OPT_MAX_SEQ_LEN, OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY,
@@ -129,7 +130,13 @@ static int set_named(UnlearnArgs *a, int opt, const char *text)
     UnlearnConfig *c = &a->config;
     switch (opt) {
     case OPT_METHOD: return unlearn_method_parse(text, &c->method);
-    case OPT_SET: return trainable_set_parse(text, &c->trainable);
+    case OPT_SET: {
+        AttributionStatistic rank_by = c->trainable.rank_by;
+        int rc = trainable_set_parse(text, &c->trainable);
+        c->trainable.rank_by = rank_by;
+        return rc;
+    }
+    case OPT_RANK_BY: return attribution_statistic_parse(text, &c->trainable.rank_by);
     case OPT_ANCHOR_SCALE:
         if (strcmp(text, "paper") && strcmp(text, "code"))
             return error_set("--anchor-scale: expected paper or code, got '%s'", text);
@@ -169,6 +176,7 @@ static int parse_args(int argc, char **argv, UnlearnArgs *a)
         {"out", required_argument, NULL, OPT_OUT},
         {"method", required_argument, NULL, OPT_METHOD},
         {"set", required_argument, NULL, OPT_SET},
+        {"rank-by", required_argument, NULL, OPT_RANK_BY},
         {"anchor-scale", required_argument, NULL, OPT_ANCHOR_SCALE},
         {"schedule", required_argument, NULL, OPT_SCHEDULE},
         {"select", required_argument, NULL, OPT_SELECT},

@@ -75,7 +75,8 @@ static json_t *trainable_set_json(const UnlearnRun *run)
     for (int i = 0; i < run->selection.count; i++)
         json_array_append_new(experts, json_pack("[i,i]", run->selection.layers[i],
                                                  run->selection.experts[i]));
-    return json_pack("{s:s, s:o, s:I, s:I, s:f}", "name", name, "experts", experts,
+    return json_pack("{s:s, s:s, s:o, s:I, s:I, s:f}", "name", name, "ranked_by",
+                     attribution_statistic_name(run->config.trainable.rank_by), "experts", experts,
                      "trainable_parameters", (json_int_t)run->selection.trainable,
                      "total_parameters", (json_int_t)run->selection.total,
                      "tunable_fraction", run->selection.fraction);

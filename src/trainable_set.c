@@ -16,6 +16,7 @@ int trainable_set_parse(const char *text, TrainableSetSpec *spec)
         {"esft", TRAINABLE_ESFT},
     };
     memset(spec, 0, sizeof *spec);
+    spec->rank_by = ATTRIBUTION_GATE_SCORE;
     spec->top_m = 1;
     spec->esft_threshold = 0.15;
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
@@ -125,7 +126,7 @@ static int choose_targets(const Model *m, const TrainableSetSpec *spec, const At
     const ModelConfig *c = &m->config;
     int ranked_max = c->num_layers * c->num_experts;
     int *layers = xmalloc((size_t)ranked_max * sizeof(int)), *experts = xmalloc((size_t)ranked_max * sizeof(int));
-    int ranked = attribution_rank(a, c, layers, experts, ranked_max);
+    int ranked = attribution_rank_by(a, c, spec->rank_by, layers, experts, ranked_max);
     int rc = 0;
     switch (spec->kind) {
     case TRAINABLE_UOE:

@@ -27,6 +27,7 @@ typedef struct {
     int top_m;               /* M of the top-M sets */
     double esft_threshold;   /* p of ESFT, a fraction of each layer's gate score */
     uint64_t seed;           /* of the random expert */
+    AttributionStatistic rank_by; /* how the ranked sets rank experts (ESFT always by gate) */
 } TrainableSetSpec;
 
 typedef struct {

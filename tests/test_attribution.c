@@ -83,6 +83,35 @@ int main(void)
     tap_ok(sorted && moe_only && a.gate_score[layers[0] * E + experts[0]] == best,
            "the ranking starts at the global argmax and decreases, over MoE layers only");
 
+    n = attribution_rank_by(&a, c, ATTRIBUTION_SELECTION_SHARE, layers, experts, 8);
+    sorted = n == 8;
+    for (int i = 1; i < n; i++)
+        sorted &= a.selection_share[layers[i - 1] * E + experts[i - 1]] >=
+                  a.selection_share[layers[i] * E + experts[i]];
+    tap_ok(sorted, "ranking by selection share orders the pairs by that statistic");
+
+    /* Table 8: halves of a corpus of one repeated text rank identically */
+    char *same[6];
+    for (int i = 0; i < 6; i++)
+        same[i] = texts[0];
+    TextCorpus repeated = {same, 6};
+    double overlap_1 = -1, overlap_4 = -1;
+    int rc1 = attribution_half_overlap(&model, tokenizer, &repeated, 0, 3, ATTRIBUTION_GATE_SCORE, 1,
+                                       &overlap_1);
+    int rc4 = attribution_half_overlap(&model, tokenizer, &repeated, 0, 3, ATTRIBUTION_GATE_SCORE, 4,
+                                       &overlap_4);
+    tap_ok(rc1 == 0 && rc4 == 0 && overlap_1 == 1.0 && overlap_4 == 1.0,
+           "two halves of one repeated text share their top 1 and top 4 (%.2f, %.2f)", overlap_1,
+           overlap_4);
+    double overlap_mixed = -1;
+    tap_ok(attribution_half_overlap(&model, tokenizer, &corpus, 0, 3, ATTRIBUTION_GATE_SCORE, 2,
+                                    &overlap_mixed) == 0 && overlap_mixed >= 0 && overlap_mixed <= 1,
+           "halves of different texts give an overlap in [0, 1] (%.2f)", overlap_mixed);
+    TextCorpus single = {texts, 1};
+    tap_ok(attribution_half_overlap(&model, tokenizer, &single, 0, 3, ATTRIBUTION_GATE_SCORE, 1,
+                                    &overlap_mixed) < 0 && strstr(error_message(), "2 texts"),
+           "one text cannot be split into halves");
+
     TextCorpus empty_texts = {(char *[]){""}, 1};
     Attribution none;
     tap_ok(attribution_compute(&model, tokenizer, &empty_texts, 0, &none) == -1 &&

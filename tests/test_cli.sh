@@ -173,6 +173,10 @@ run unlearn "$mcq_model" --world "$world" --out "$work/run" --steps 1
 check "unlearn refuses a directory that already holds a run" \
     '[ $status -eq 1 ] && grep -q "already holds a run" "$work/stderr"'
 
+run attribute "$mcq_model" --forget "$world/splits/forget.jsonl" --halves --top 4 --rank-by selection
+check "attribute --halves prints the top-1, top-k and top-N overlap of two disjoint halves" \
+    '[ $status -eq 0 ] && [ "$(grep -c "^overlap of the top [124] between two disjoint halves: [01]\.[0-9]*$" "$work/stdout")" -eq 3 ]'
+
 run unlearn "$mcq_model" --world "$world" --out "$work/run2" --method gradient-ascent
 check "an unknown method fails naming it" \
     '[ $status -eq 1 ] && grep -q "gradient-ascent" "$work/stderr"'
