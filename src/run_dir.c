@@ -181,8 +181,9 @@ static json_t *eval_json(const UnlearnEval *e)
 
 void run_dir_on_eval(void *ctx, const UnlearnEval *e)
 {
-    json_t *object = eval_json(e);
-    json_object_set_new(object, "type", json_string("eval"));
+    json_t *object = json_pack("{s:s}", "type", "eval"), *fields = eval_json(e);
+    json_object_update(object, fields);
+    json_decref(fields);
     append_metrics(ctx, object);
 }
 
@@ -214,8 +215,9 @@ static json_t *probe_json(const ProbeRouting *probe, const LayerShift *shift)
 void run_dir_on_snapshot(void *ctx, const UnlearnSnapshot *s)
 {
     RunDir *dir = ctx;
-    json_t *root = json_pack("{s:i, s:i, s:f, s:o, s:o}", "step", s->step, "target_rank",
-                             s->target_rank, "target_prob", s->target_prob,
+    json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "step", s->step,
+                             "target_layer", s->target_layer, "target_expert", s->target_expert,
+                             "target_rank", s->target_rank, "target_prob", s->target_prob,
                              "forget", probe_json(s->forget, s->forget_shift),
                              "retain", probe_json(s->retain, s->retain_shift));
     char name[64];
@@ -255,6 +257,10 @@ int run_dir_write_summary(RunDir *dir, const UnlearnRun *run)
         "stopped", run->stop_reason[0] ? run->stop_reason : NULL);
     json_object_set_new(root, "selection_rule",
                         json_string(run->config.selection == SELECT_FINAL ? "final" : "best-ut"));
+    if (run->config.selection == SELECT_BEST_UT) {
+        json_object_set_new(root, "fe_target", json_real(run->config.fe_target));
+        json_object_set_new(root, "fe_target_met", json_boolean(run->fe_target_met));
+    }
     char *path = join(dir, "summary.json");
     int rc = json_write_file(root, path);
     free(path);

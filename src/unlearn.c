@@ -448,7 +448,8 @@ static int snapshot(UnlearnRun *run)
     LayerShift *retain_shift = xcalloc((size_t)mc->num_layers, sizeof(LayerShift));
     capture_probe(run, &s->forget, &forget);
     capture_probe(run, &s->retain, &retain);
-    UnlearnSnapshot snap = {.step = run->step, .forget = &forget, .retain = &retain,
+    UnlearnSnapshot snap = {.step = run->step, .target_layer = run->target_layer,
+                            .target_expert = run->target_expert, .forget = &forget, .retain = &retain,
                             .forget_shift = forget_shift, .retain_shift = retain_shift};
     int rc = routing_shift_compare(&s->forget.probe_start, &forget, forget_shift,
                                    &snap.forget_token_overlap, &snap.forget_set_overlap);
@@ -627,6 +628,7 @@ void unlearn_finish(UnlearnRun *run)
         run->have_selected = true;
         return;
     }
+    run->fe_target_met = true;
     trainable_copy_restore(&run->state->selected);
     log_line(run, "selected step %d: FE %.4f, UT %.4f (best UT with FE <= %.3f)",
              run->selected_eval.step, run->selected_eval.fe, run->selected_eval.ut,

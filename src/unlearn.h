@@ -84,6 +84,7 @@ typedef struct {
     const LayerShift *forget_shift, *retain_shift; /* (L) against step 0 */
     double forget_token_overlap, forget_set_overlap; /* means over MoE layers */
     double retain_token_overlap, retain_set_overlap;
+    int target_layer, target_expert; /* the anchor's target */
     int target_rank;          /* of the anchor target on the forget probe, 1 = most selected */
     double target_prob;       /* its mean router probability on forget tokens */
 } UnlearnSnapshot;
@@ -110,6 +111,7 @@ typedef struct UnlearnRun {
     UnlearnEval first_eval, last_eval;
     bool have_selected;
     UnlearnEval selected_eval;        /* the evaluation the selection rule picked */
+    bool fe_target_met;               /* best-ut: some evaluation had FE <= fe_target */
     double last_forget_overlap;       /* mean token overlap of the latest snapshot */
     char stop_reason[256];            /* why the run stopped early; empty when it finished */
     struct UnlearnState *state;       /* data, optimizer and buffers */
