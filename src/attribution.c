@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "json_util.h"
 #include "rng.h"
 
 /* Sequences per forward pass: short texts are padded to the longest of the
@@ -230,5 +231,57 @@ int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const Tex
         free(experts[h]);
     }
     free(order);
+    return rc;
+}
+
+/* Reads an (L, E) matrix of numbers, key `key` of root, into out (L*E). */
+static int read_matrix(const json_t *root, const char *path, const char *key, int L, int E,
+                       double *out)
+{
+    const json_t *rows = json_object_get(root, key);
+    if (!json_is_array(rows) || (int)json_array_size(rows) != L)
+        return error_set("%s: \"%s\" must be an array of %d layers", path, key, L);
+    for (int l = 0; l < L; l++) {
+        const json_t *row = json_array_get(rows, (size_t)l);
+        if (!json_is_array(row) || (int)json_array_size(row) != E)
+            return error_set("%s: \"%s\" layer %d must hold %d experts", path, key, l, E);
+        for (int e = 0; e < E; e++) {
+            const json_t *value = json_array_get(row, (size_t)e);
+            if (!json_is_number(value))
+                return error_set("%s: \"%s\"[%d][%d] is not a number", path, key, l, e);
+            out[(size_t)l * E + e] = json_number_value(value);
+        }
+    }
+    return 0;
+}
+
+int attribution_load(Attribution *a, const char *path, const ModelConfig *config)
+{
+    memset(a, 0, sizeof *a);
+    json_t *root = json_load_object(path);
+    if (!root)
+        return -1;
+    int L = config->num_layers, E = config->num_experts;
+    a->num_layers = L;
+    a->num_experts = E;
+    a->gate_score = xcalloc((size_t)L * E, sizeof(double));
+    a->selection_share = xcalloc((size_t)L * E, sizeof(double));
+    a->prob_mean = xcalloc((size_t)L * E, sizeof(double));
+    const char *const sequences_key[] = {"sequences", NULL};
+    int rc = json_read_int(root, path, sequences_key, true, &a->sequences);
+    const json_t *tokens = json_object_get(root, "tokens");
+    if (rc == 0 && !json_is_integer(tokens))
+        rc = error_set("%s: \"tokens\" must be an integer", path);
+    if (rc == 0) {
+        a->tokens = (long)json_integer_value(tokens);
+        rc = read_matrix(root, path, "gate_score", L, E, a->gate_score);
+    }
+    if (rc == 0)
+        rc = read_matrix(root, path, "selection_share", L, E, a->selection_share);
+    if (rc == 0)
+        rc = read_matrix(root, path, "prob_mean", L, E, a->prob_mean);
+    json_decref(root);
+    if (rc < 0)
+        attribution_free(a);
     return rc;
 }

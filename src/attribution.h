@@ -29,6 +29,10 @@ typedef struct {
 int attribution_compute(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
                         int max_sequences, Attribution *out);
 void attribution_free(Attribution *attribution);
+/* Reads what `uoe-wb attribute --json` wrote (its sequences, tokens and the
+ * three (L, E) matrices), checked against the model's shape; errors name the
+ * file and the key. */
+int attribution_load(Attribution *attribution, const char *path, const ModelConfig *config);
 
 typedef enum {
     ATTRIBUTION_GATE_SCORE,      /* Eq. 2, the paper's */

@@ -60,6 +60,8 @@ static const char unlearn_usage[] =
     "  --probe-sequences N    sequences per routing probe batch (default 32)\n"
     "  --attribution-sequences N  forget texts scored for attribution; 0 = all\n"
     "  --rank-by STAT         rank experts by gate (Eq. 2, default), selection or prob\n"
+    "  --attribution FILE     take the attribution from FILE, as `uoe-wb attribute\n"
+    "                         --json` wrote it for the same model and forget set\n"
     "  --select RULE          final, or best-ut: best UT with FE <= --fe-target\n"
     "  --fe-target X          (default 0.30)\n"
     "  --seed N               data order, probes, question samples, random expert\n"
@@ -69,7 +71,7 @@ static const char unlearn_usage[] =
 
 enum {
     OPT_WORLD = 256, OPT_FORGET, OPT_RETAIN, OPT_FORGET_MCQ, OPT_UTILITY_MCQ, OPT_OUT, OPT_METHOD,
-    OPT_SET, OPT_RANK_BY, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL,
+    OPT_SET, OPT_RANK_BY, OPT_ATTRIBUTION, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL,
     /* numeric options, in the order of numeric_options[] */
     OPT_ALPHA, OPT_RETAIN_WEIGHT, OPT_BETA, OPT_DELTA, OPT_RMU_LAYER, OPT_RMU_COEFF, OPT_STEPS,
     OPT_FORGET_BATCH, OPT_RETAIN_BATCH, OPT_MAX_SEQ_LEN, OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY,
@@ -177,6 +179,7 @@ static int parse_args(int argc, char **argv, UnlearnArgs *a)
         {"method", required_argument, NULL, OPT_METHOD},
         {"set", required_argument, NULL, OPT_SET},
         {"rank-by", required_argument, NULL, OPT_RANK_BY},
+        {"attribution", required_argument, NULL, OPT_ATTRIBUTION},
         {"anchor-scale", required_argument, NULL, OPT_ANCHOR_SCALE},
         {"schedule", required_argument, NULL, OPT_SCHEDULE},
         {"select", required_argument, NULL, OPT_SELECT},
@@ -221,6 +224,7 @@ static int parse_args(int argc, char **argv, UnlearnArgs *a)
         case OPT_OUT: a->out_dir = optarg; break;
         case OPT_NO_PREFIX_CACHE: a->config.prefix_cache = false; break;
         case OPT_SAVE_MODEL: a->save_model = true; break;
+        case OPT_ATTRIBUTION: a->data.attribution_path = optarg; break;
         case '?': return EXIT_USAGE;
         default:
             if ((opt >= OPT_ALPHA ? set_numeric(a, opt, options[index].name, optarg)
@@ -268,9 +272,10 @@ static void progress_log(void *ctx, const char *line)
 
 static json_t *experiment_json(const UnlearnArgs *a)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:s}", "model", a->model_dir, "forget",
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?}", "model", a->model_dir, "forget",
                      a->data.forget_path, "retain", a->data.retain_path, "forget_mcq",
-                     a->data.forget_mcq_path, "utility_mcq", a->data.utility_mcq_path);
+                     a->data.forget_mcq_path, "utility_mcq", a->data.utility_mcq_path,
+                     "attribution", a->data.attribution_path);
 }
 
 static int save_model(const UnlearnArgs *a, const Model *model)
@@ -307,6 +312,7 @@ int cmd_unlearn(int argc, char **argv)
             a.data.retain_path ? a.data.retain_path : (owned[1] = world_file(a.world, "retain.jsonl")),
             a.data.forget_mcq_path ? a.data.forget_mcq_path : (owned[2] = world_file(a.world, "forget_mcq.jsonl")),
             a.data.utility_mcq_path ? a.data.utility_mcq_path : (owned[3] = world_file(a.world, "utility_mcq.jsonl")),
+            a.data.attribution_path,
         };
         a.data = defaults;
     }

@@ -542,11 +542,15 @@ int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
     sample_questions(&s->forget_mcq, c->eval_questions, c->seed + 3, &s->fe_questions);
     sample_questions(&s->utility_mcq, c->eval_questions, c->seed + 4, &s->ut_questions);
 
-    int rc = attribution_compute(model, tokenizer, &forget_texts, c->attribution_sequences,
-                                 &run->attribution);
+    int rc = data->attribution_path
+                 ? attribution_load(&run->attribution, data->attribution_path, mc)
+                 : attribution_compute(model, tokenizer, &forget_texts, c->attribution_sequences,
+                                       &run->attribution);
     text_corpus_free(&forget_texts);
-    if (rc < 0)
+    if (rc < 0 && !data->attribution_path)
         return error_prefix("attribution on %s", data->forget_path);
+    if (rc < 0)
+        return -1;
     c->trainable.seed = c->seed;
     if (trainable_set_apply(model, &c->trainable, &run->attribution, &run->selection) < 0)
         return -1;

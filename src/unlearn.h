@@ -120,6 +120,7 @@ typedef struct UnlearnRun {
 typedef struct {
     const char *forget_path, *retain_path;        /* JSON Lines corpora */
     const char *forget_mcq_path, *utility_mcq_path;
+    const char *attribution_path;  /* a saved `attribute --json` of the forget set; NULL = compute */
 } UnlearnData;
 
 /* Loads and tokenises the data, scores attribution, chooses the trainable set

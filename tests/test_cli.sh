@@ -177,6 +177,16 @@ run attribute "$mcq_model" --forget "$world/splits/forget.jsonl" --halves --top 
 check "attribute --halves prints the top-1, top-k and top-N overlap of two disjoint halves" \
     '[ $status -eq 0 ] && [ "$(grep -c "^overlap of the top [124] between two disjoint halves: [01]\.[0-9]*$" "$work/stdout")" -eq 3 ]'
 
+"$wb" attribute "$mcq_model" --forget "$world/splits/forget.jsonl" --json >"$work/attribution.json"
+run unlearn "$mcq_model" --world "$world" --out "$work/run-attr" --steps 1 --attribution "$work/attribution.json"
+check "unlearn takes a saved attribution and picks the same target as computing it" \
+    '[ $status -eq 0 ] && grep -q "\"attribution\":" "$work/run-attr/config.json" && [ "$(grep -A4 "\"anchor\"" "$work/run-attr/config.json" | tail -2)" = "$(grep -A4 "\"anchor\"" "$work/run/config.json" | tail -2)" ]'
+
+sed 's/"gate_score": \[/"gate_score": [[0.5],/' "$work/attribution.json" >"$work/bad-attribution.json"
+run unlearn "$mcq_model" --world "$world" --out "$work/run-bad-attr" --steps 1 --attribution "$work/bad-attribution.json"
+check "a saved attribution of the wrong shape fails naming the file and the key" \
+    '[ $status -eq 1 ] && grep -q "bad-attribution.json: \"gate_score\"" "$work/stderr"'
+
 run unlearn "$mcq_model" --world "$world" --out "$work/run2" --method gradient-ascent
 check "an unknown method fails naming it" \
     '[ $status -eq 1 ] && grep -q "gradient-ascent" "$work/stderr"'
