@@ -184,11 +184,16 @@ int attribution_rank(const Attribution *a, const ModelConfig *config, int *layer
 
 int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
                              int max_sequences, uint64_t seed, AttributionStatistic statistic,
-                             int top_m, double *overlap)
+                             const int *top_m, int count, double *overlap)
 {
     int total = max_sequences > 0 && max_sequences < corpus->count ? max_sequences : corpus->count;
     if (total < 2)
         return error_set("two halves need at least 2 texts; there are %d", total);
+    int ranked_max = model->config.num_layers * model->config.num_experts;
+    for (int i = 0; i < count; i++)
+        if (top_m[i] < 1 || top_m[i] > ranked_max)
+            return error_set("cannot compare the top %d of %d (layer, expert) pairs", top_m[i],
+                             ranked_max);
     int *order = xmalloc((size_t)corpus->count * sizeof(int));
     for (int i = 0; i < corpus->count; i++)
         order[i] = i;
@@ -199,32 +204,34 @@ int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const Tex
         order[i] = order[j];
         order[j] = swap;
     }
-    int ranked_max = model->config.num_layers * model->config.num_experts;
+    /* each half's whole ranking: (ranked_max) pairs */
     int *layers[2], *experts[2], ranked[2] = {0, 0}, rc = 0;
     for (int h = 0; h < 2; h++) {
-        int first = h == 0 ? 0 : total / 2, count = h == 0 ? total / 2 : total - total / 2;
-        char **texts = xmalloc((size_t)count * sizeof(char *));
-        for (int i = 0; i < count; i++)
+        int first = h == 0 ? 0 : total / 2, size = h == 0 ? total / 2 : total - total / 2;
+        char **texts = xmalloc((size_t)size * sizeof(char *));
+        for (int i = 0; i < size; i++)
             texts[i] = corpus->texts[order[first + i]];
-        TextCorpus half = {texts, count};
+        TextCorpus half = {texts, size};
         Attribution a;
         layers[h] = xmalloc((size_t)ranked_max * sizeof(int));
         experts[h] = xmalloc((size_t)ranked_max * sizeof(int));
         if (rc == 0 && (rc = attribution_compute(model, tokenizer, &half, 0, &a)) == 0) {
             ranked[h] = attribution_rank_by(&a, &model->config, statistic, layers[h], experts[h],
-                                            top_m < ranked_max ? top_m : ranked_max);
+                                            ranked_max);
             attribution_free(&a);
         }
         free(texts);
     }
-    if (rc == 0 && ranked[0] < top_m)
-        rc = error_set("the model has %d routed experts; cannot compare the top %d", ranked[0], top_m);
-    if (rc == 0) {
-        int shared = 0;
-        for (int i = 0; i < top_m; i++)
-            for (int j = 0; j < top_m; j++)
-                shared += layers[0][i] == layers[1][j] && experts[0][i] == experts[1][j];
-        *overlap = (double)shared / top_m;
+    for (int i = 0; rc == 0 && i < count; i++) {
+        int m = top_m[i], shared = 0;
+        if (m > ranked[0]) {
+            rc = error_set("the model has %d routed experts; cannot compare the top %d", ranked[0], m);
+            break;
+        }
+        for (int a = 0; a < m; a++)
+            for (int b = 0; b < m; b++)
+                shared += layers[0][a] == layers[1][b] && experts[0][a] == experts[1][b];
+        overlap[i] = (double)shared / m;
     }
     for (int h = 0; h < 2; h++) {
         free(layers[h]);
@@ -233,7 +240,6 @@ int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const Tex
     free(order);
     return rc;
 }
-
 /* Reads an (L, E) matrix of numbers, key `key` of root, into out (L*E). */
 static int read_matrix(const json_t *root, const char *path, const char *key, int L, int E,
                        double *out)

@@ -56,10 +56,11 @@ int attribution_rank(const Attribution *attribution, const ModelConfig *config, 
 
 /* The stability of the ranking (the paper's Table 8): the corpus is split
  * into two disjoint halves by a seeded shuffle (at most max_sequences texts
- * in all when > 0), each half is scored, and *overlap is the fraction of the
- * top_m (layer, expert) pairs of one half that are also in the other's. */
+ * in all when > 0), each half is scored once, and overlap[i] is the fraction
+ * of the top_m[i] (layer, expert) pairs of one half that are also in the
+ * other's, for each of the count sizes. */
 int attribution_half_overlap(Model *model, const Tokenizer *tokenizer, const TextCorpus *corpus,
                              int max_sequences, uint64_t seed, AttributionStatistic statistic,
-                             int top_m, double *overlap);
+                             const int *top_m, int count, double *overlap);
 
 #endif

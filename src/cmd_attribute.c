@@ -156,17 +156,14 @@ int cmd_attribute(int argc, char **argv)
     HalfOverlaps overlaps = {0};
     if (halves) {
         const int wanted[3] = {1, model.config.experts_per_token, top};
-        for (int i = 0; i < 3; i++) {
-            if (i > 0 && wanted[i] <= overlaps.top[overlaps.count - 1])
-                continue;
-            overlaps.top[overlaps.count] = wanted[i];
-            if (attribution_half_overlap(&model, tokenizer, &corpus, sequences, (uint64_t)seed,
-                                         statistic, wanted[i], &overlaps.overlap[overlaps.count]) < 0) {
-                error_prefix("%s", forget);
-                cli_report_error();
-                goto done;
-            }
-            overlaps.count++;
+        for (int i = 0; i < 3; i++)
+            if (i == 0 || wanted[i] > overlaps.top[overlaps.count - 1])
+                overlaps.top[overlaps.count++] = wanted[i];
+        if (attribution_half_overlap(&model, tokenizer, &corpus, sequences, (uint64_t)seed,
+                                     statistic, overlaps.top, overlaps.count, overlaps.overlap) < 0) {
+            error_prefix("%s", forget);
+            cli_report_error();
+            goto done;
         }
     }
     print_result(&attribution, &model.config, forget, top, statistic, &overlaps, as_json);

@@ -95,22 +95,25 @@ int main(void)
     for (int i = 0; i < 6; i++)
         same[i] = texts[0];
     TextCorpus repeated = {same, 6};
-    double overlap_1 = -1, overlap_4 = -1;
-    int rc1 = attribution_half_overlap(&model, tokenizer, &repeated, 0, 3, ATTRIBUTION_GATE_SCORE, 1,
-                                       &overlap_1);
-    int rc4 = attribution_half_overlap(&model, tokenizer, &repeated, 0, 3, ATTRIBUTION_GATE_SCORE, 4,
-                                       &overlap_4);
-    tap_ok(rc1 == 0 && rc4 == 0 && overlap_1 == 1.0 && overlap_4 == 1.0,
-           "two halves of one repeated text share their top 1 and top 4 (%.2f, %.2f)", overlap_1,
-           overlap_4);
+    const int sizes[2] = {1, 4};
+    double overlaps[2] = {-1, -1};
+    int rc_same = attribution_half_overlap(&model, tokenizer, &repeated, 0, 3, ATTRIBUTION_GATE_SCORE,
+                                           sizes, 2, overlaps);
+    tap_ok(rc_same == 0 && overlaps[0] == 1.0 && overlaps[1] == 1.0,
+           "two halves of one repeated text share their top 1 and top 4 (%.2f, %.2f)", overlaps[0],
+           overlaps[1]);
     double overlap_mixed = -1;
-    tap_ok(attribution_half_overlap(&model, tokenizer, &corpus, 0, 3, ATTRIBUTION_GATE_SCORE, 2,
-                                    &overlap_mixed) == 0 && overlap_mixed >= 0 && overlap_mixed <= 1,
+    tap_ok(attribution_half_overlap(&model, tokenizer, &corpus, 0, 3, ATTRIBUTION_GATE_SCORE, sizes + 1,
+                                    1, &overlap_mixed) == 0 && overlap_mixed >= 0 && overlap_mixed <= 1,
            "halves of different texts give an overlap in [0, 1] (%.2f)", overlap_mixed);
     TextCorpus single = {texts, 1};
-    tap_ok(attribution_half_overlap(&model, tokenizer, &single, 0, 3, ATTRIBUTION_GATE_SCORE, 1,
+    tap_ok(attribution_half_overlap(&model, tokenizer, &single, 0, 3, ATTRIBUTION_GATE_SCORE, sizes, 1,
                                     &overlap_mixed) < 0 && strstr(error_message(), "2 texts"),
            "one text cannot be split into halves");
+    const int too_many = 999;
+    tap_ok(attribution_half_overlap(&model, tokenizer, &corpus, 0, 3, ATTRIBUTION_GATE_SCORE, &too_many,
+                                    1, &overlap_mixed) < 0 && strstr(error_message(), "top 999"),
+           "a top larger than the (layer, expert) pairs is refused");
 
     TextCorpus empty_texts = {(char *[]){""}, 1};
     Attribution none;
