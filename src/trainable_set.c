@@ -56,6 +56,9 @@ void trainable_set_name(const TrainableSetSpec *spec, char *out, size_t size)
     case TRAINABLE_TOP1_SHARED: snprintf(out, size, "top1+shared"); break;
     case TRAINABLE_RANDOM: snprintf(out, size, "random"); break;
     case TRAINABLE_ESFT: snprintf(out, size, "esft:%g", spec->esft_threshold); break;
+    case TRAINABLE_EXPLICIT:
+        snprintf(out, size, spec->target_routers ? "explicit" : "explicit-no-routers");
+        break;
     }
 }
 
@@ -76,10 +79,15 @@ static void mark(Model *m, int layer, ParamKind kind, int expert)
         FATAL("%s", error_message());
 }
 
-static void mark_expert_and_router(Model *m, int layer, int expert)
+static void mark_expert(Model *m, int layer, int expert)
 {
     mark(m, layer, PARAM_EXPERT_GATE_UP, expert);
     mark(m, layer, PARAM_EXPERT_DOWN, expert);
+}
+
+static void mark_expert_and_router(Model *m, int layer, int expert)
+{
+    mark_expert(m, layer, expert);
     mark(m, layer, PARAM_ROUTER, -1);
 }
 
@@ -157,6 +165,29 @@ static int choose_targets(const Model *m, const TrainableSetSpec *spec, const At
     return rc;
 }
 
+/* The caller's targets, checked against the model. */
+static int choose_explicit(const Model *m, const TrainableSetSpec *spec, TrainableSelection *s)
+{
+    const ModelConfig *c = &m->config;
+    if (spec->target_count < 1)
+        return error_set("an explicit trainable set needs at least one (layer, expert) target");
+    for (int i = 0; i < spec->target_count; i++) {
+        int layer = spec->targets[i].layer, expert = spec->targets[i].expert;
+        if (layer < 0 || layer >= c->num_layers || !c->layer_is_moe[layer])
+            return error_set("target %d: layer %d is not an MoE layer of the model (layers 0 to %d)",
+                             i + 1, layer, c->num_layers - 1);
+        if (expert < 0 || expert >= c->num_experts)
+            return error_set("target %d: expert %d is out of range (experts 0 to %d)", i + 1,
+                             expert, c->num_experts - 1);
+        for (int j = 0; j < i; j++)
+            if (spec->targets[j].layer == layer && spec->targets[j].expert == expert)
+                return error_set("target %d repeats target %d (layer %d, expert %d)", i + 1,
+                                 j + 1, layer, expert);
+        add_target(s, layer, expert);
+    }
+    return 0;
+}
+
 static void choose_random(const Model *m, uint64_t seed, TrainableSelection *s)
 {
     const ModelConfig *c = &m->config;
@@ -187,6 +218,10 @@ int trainable_set_apply(Model *m, const TrainableSetSpec *spec, const Attributio
     }
     if (spec->kind == TRAINABLE_RANDOM)
         choose_random(m, spec->seed, s);
+    if (spec->kind == TRAINABLE_EXPLICIT && choose_explicit(m, spec, s) < 0) {
+        trainable_selection_free(s);
+        return -1;
+    }
 
     model_clear_trainable(m);
     switch (spec->kind) {
@@ -203,10 +238,13 @@ int trainable_set_apply(Model *m, const TrainableSetSpec *spec, const Attributio
         mark_kind_everywhere(m, PARAM_ROUTER);
         break;
     case TRAINABLE_ESFT:
-        for (int i = 0; i < s->count; i++) {
-            mark(m, s->layers[i], PARAM_EXPERT_GATE_UP, s->experts[i]);
-            mark(m, s->layers[i], PARAM_EXPERT_DOWN, s->experts[i]);
-        }
+        for (int i = 0; i < s->count; i++)
+            mark_expert(m, s->layers[i], s->experts[i]);
+        break;
+    case TRAINABLE_EXPLICIT:
+        for (int i = 0; i < s->count; i++)
+            (spec->target_routers ? mark_expert_and_router : mark_expert)(m, s->layers[i],
+                                                                          s->experts[i]);
         break;
     default: /* experts chosen by rank or at random, with their layers' routers */
         for (int i = 0; i < s->count; i++)

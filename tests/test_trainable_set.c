@@ -1,6 +1,7 @@
 /* Trainable sets on a small model with a hand-made attribution, so the chosen
  * experts are known: each set's tensors, its chosen (layer, expert) pairs and
- * its parameter count, and the names the command line reads. */
+ * its parameter count, and the names the command line reads; explicit
+ * targets, as a Lua policy gives them, and the ones refused. */
 #include <string.h>
 
 #include "error.h"
@@ -137,6 +138,40 @@ int main(void)
            "random: one expert of an MoE layer, with its router, the same for the same seed");
     trainable_selection_free(&first);
     trainable_selection_free(&second);
+
+    const TrainableTarget chosen[] = {{1, 2}, {2, 0}};
+    TrainableSetSpec explicit_set = {.kind = TRAINABLE_EXPLICIT, .targets = chosen,
+                                     .target_count = 2, .target_routers = true};
+    tap_ok(trainable_set_apply(&m, &explicit_set, NULL, &s) == 0 && s.count == 2 &&
+               s.layers[0] == 1 && s.experts[0] == 2 && s.layers[1] == 2 && s.experts[1] == 0 &&
+               trains(&m, "layers.1.expert_gate_up", 2) && !trains(&m, "layers.1.expert_gate_up", 1) &&
+               trains(&m, "layers.2.router", -1) &&
+               s.trainable == 2 * expert_size + 2 * router_size,
+           "explicit: the given (1, 2) and (2, 0) in the given order, with both routers");
+    trainable_selection_free(&s);
+    explicit_set.target_routers = false;
+    tap_ok(trainable_set_apply(&m, &explicit_set, NULL, &s) == 0 && s.trainable == 2 * expert_size &&
+               !trains(&m, "layers.1.router", -1),
+           "explicit without routers trains the two experts only");
+    trainable_selection_free(&s);
+    const struct { TrainableTarget targets[2]; int count; const char *message; } refused[] = {
+        {{{0, 1}}, 1, "target 1: layer 0 is not an MoE layer"},
+        {{{3, 1}}, 1, "target 1: layer 3 is not an MoE layer"},
+        {{{1, 4}}, 1, "target 1: expert 4 is out of range (experts 0 to 3)"},
+        {{{2, 1}, {2, 1}}, 2, "target 2 repeats target 1 (layer 2, expert 1)"},
+        {{{0}}, 0, "needs at least one"},
+    };
+    for (int i = 0; i < 5; i++) {
+        explicit_set.targets = refused[i].targets;
+        explicit_set.target_count = refused[i].count;
+        bool ok = trainable_set_apply(&m, &explicit_set, NULL, &s) < 0 &&
+                  strstr(error_message(), refused[i].message);
+        tap_ok(ok, "explicit targets refused: %s", error_message());
+    }
+    char explicit_name[32];
+    trainable_set_name(&explicit_set, explicit_name, sizeof explicit_name);
+    tap_ok(strcmp(explicit_name, "explicit-no-routers") == 0, "an explicit set is named %s",
+           explicit_name);
 
     const char *bad[] = {"top0-layer", "top2-sideways", "esft:1.5", "everything", "top3-layer"};
     for (int i = 0; i < 4; i++)
