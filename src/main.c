@@ -44,6 +44,10 @@ static const char usage_text[] =
     "                               unlearn the forget set (GA, GradDiff, NPO, SimNPO,\n"
     "                               RMU; UOE or any trainable set, with the router\n"
     "                               anchor) and write a run directory (see unlearn --help)\n"
+    "  plot RUN_DIR [--format png|svg|pdf] [--out DIR]\n"
+    "                               render a run's routing heatmaps, router shift, loss\n"
+    "                               curves, FE/UT and expert shares through gnuplot;\n"
+    "                               with RUN_DIR... --compare, FE against UT by run\n"
     "\n"
     "Options:\n"
     "  -h, --help     display this help and exit\n"
@@ -117,6 +121,8 @@ int main(int argc, char **argv)
         return cmd_attribute(argc - 1, argv + 1);
     if (strcmp(command, "unlearn") == 0)
         return cmd_unlearn(argc - 1, argv + 1);
+    if (strcmp(command, "plot") == 0)
+        return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
             command);
     return EXIT_USAGE;
