@@ -306,6 +306,22 @@ static float learning_rate_at(const UnlearnConfig *c, int step)
     return c->learning_rate * (float)(0.5 * (1.0 + cos(M_PI * fmin(progress, 1.0))));
 }
 
+/* A custom forget term: the caller's loss of the rows' summed NLL, with its
+ * per-row gradient spread onto the tokens. */
+static int custom_forget_term(UnlearnRun *run, const SequenceBatch *b, const double *reference,
+                              double *value)
+{
+    const UnlearnCustomLoss *loss = &run->config.custom_loss;
+    double *seq = xmalloc((size_t)b->B * sizeof(double)), *d_row = xmalloc((size_t)b->B * sizeof(double));
+    sequence_nll(run->model, b, seq);
+    int rc = loss->forget_term(loss->ctx, b, seq, reference, value, d_row);
+    if (rc == 0)
+        spread_row_gradient(run->model, b, d_row, run->state->d_token_nll);
+    free(seq);
+    free(d_row);
+    return rc;
+}
+
 /* The forget side: the method's term and the anchor, then backward. */
 static int forget_side(UnlearnRun *run, UnlearnStep *out)
 {
@@ -316,13 +332,20 @@ static int forget_side(UnlearnRun *run, UnlearnStep *out)
     fill_batch(run, &s->forget, indices, c->forget_batch);
     SequenceBatch *b = &s->forget.batch;
     double *reference = NULL;
-    if (c->method == METHOD_NPO) {
+    bool custom = c->custom_loss.forget_term != NULL;
+    if (c->method == METHOD_NPO || custom) {
         reference = xmalloc((size_t)b->B * sizeof(double));
         reference_sequence_nll(run, indices, reference);
     }
     forward_batch(run, &s->forget, indices);
     LossGradient g = {.router_layer = -1, .hidden_layer = -1};
-    switch (c->method) {
+    if (custom) {
+        if (custom_forget_term(run, b, reference, &out->forget_term) < 0) {
+            free(reference);
+            return -1;
+        }
+        g.d_token_nll = s->d_token_nll;
+    } else switch (c->method) {
     case METHOD_GA:
     case METHOD_GRADDIFF:
         out->forget_term = nll_term(m, -1.0f, s->d_token_nll);
@@ -508,6 +531,8 @@ static int check_config(const UnlearnConfig *c, const ModelConfig *mc)
                          mc->num_layers - 1);
     if (c->probe_sequences < 1)
         return error_set("a probe needs at least one sequence");
+    if (c->custom_loss.forget_term && c->method == METHOD_RMU)
+        return error_set("a custom forget loss replaces a token-NLL method's term; rmu has none");
     return 0;
 }
 

@@ -22,8 +22,23 @@ typedef enum { METHOD_GA, METHOD_GRADDIFF, METHOD_NPO, METHOD_SIMNPO, METHOD_RMU
 typedef enum { SELECT_FINAL, SELECT_BEST_UT } SelectionRule;
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE } LearningRateSchedule;
 
+/* A forget-side loss given from outside the core (a Lua loss). It receives
+ * the forget batch and its rows' summed token NLL under the current weights
+ * and under the reference (the weights before the run), seq_nll and
+ * ref_seq_nll (B). It returns -1 with an error set, or 0 with the loss in
+ * *value and row_gradient (B) filled with d loss / d seq_nll of each row,
+ * which the core spreads onto the row's target tokens and backpropagates. */
+typedef struct {
+    void *ctx;
+    int (*forget_term)(void *ctx, const SequenceBatch *batch, const double *seq_nll,
+                       const double *ref_seq_nll, double *value, double *row_gradient);
+} UnlearnCustomLoss;
+
 typedef struct {
     UnlearnMethod method;
+    UnlearnCustomLoss custom_loss;    /* forget_term NULL = the method's own forget term; else
+                                       * it replaces that term, and the method (not rmu) keeps
+                                       * choosing the retain side */
     TrainableSetSpec trainable;
     int steps;
     int forget_batch, retain_batch;   /* sequences per step on each side */

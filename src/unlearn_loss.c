@@ -95,9 +95,8 @@ double nll_term(const Model *model, float weight, float *d_token_nll)
     return counted ? weight * total / counted : 0.0;
 }
 
-/* Spreads a per-row gradient d_row (B) onto the row's target tokens. */
-static void spread_row_gradient(const Model *model, const SequenceBatch *batch,
-                                const double *d_row, float *d_token_nll)
+void spread_row_gradient(const Model *model, const SequenceBatch *batch, const double *d_row,
+                         float *d_token_nll)
 {
     for (int b = 0; b < batch->B; b++) {
         for (int t = 0; t < batch->T; t++) {

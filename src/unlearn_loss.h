@@ -40,6 +40,11 @@ const float *model_layer_output(const Model *model, int layer);
 /* Summed NLL of each row, over its targets: seq_nll (B). */
 void sequence_nll(const Model *model, const SequenceBatch *batch, double *seq_nll);
 
+/* Spreads a per-row gradient d_row (B), d loss / d seqNLL of each row, onto
+ * the row's target tokens: writes d_token_nll (N). */
+void spread_row_gradient(const Model *model, const SequenceBatch *batch, const double *d_row,
+                         float *d_token_nll);
+
 /* weight * mean token NLL over every target of the batch ("token mean").
  * GA is weight -1 on the forget batch, the retain term weight λ. Writes
  * d_token_nll (N). */
