@@ -44,6 +44,9 @@ static const char usage_text[] =
     "                               unlearn the forget set (GA, GradDiff, NPO, SimNPO,\n"
     "                               RMU; UOE or any trainable set, with the router\n"
     "                               anchor) and write a run directory (see unlearn --help)\n"
+    "  run SCRIPT.lua [KEY=VALUE...]\n"
+    "                               run a Lua experiment script headless (see\n"
+    "                               man uoe-wb-lua)\n"
     "  plot RUN_DIR [--format png|svg|pdf] [--out DIR]\n"
     "                               render a run's routing heatmaps, router shift, loss\n"
     "                               curves, FE/UT and expert shares through gnuplot;\n"
@@ -121,6 +124,8 @@ int main(int argc, char **argv)
         return cmd_attribute(argc - 1, argv + 1);
     if (strcmp(command, "unlearn") == 0)
         return cmd_unlearn(argc - 1, argv + 1);
+    if (strcmp(command, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
     if (strcmp(command, "plot") == 0)
         return cmd_plot(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",

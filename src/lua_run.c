@@ -1,0 +1,587 @@
+/* uoe.Run: one unlearning run (unlearn.h) driven from Lua, writing its run
+ * directory (run_dir.h) as it goes. The script starts it, steps it, pauses
+ * and stops it; Lua callbacks see each step, evaluation, routing snapshot
+ * and log line, and a Lua loss may replace the method's forget term.
+ *
+ * Callbacks and the loss run inside the engine's step, so a Lua error there
+ * never unwinds through the engine: it is caught, kept, and raised by the
+ * method once the engine has returned. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "error.h"
+#include "lua_run_config.h"
+#include "lua_uoe.h"
+#include "run_dir.h"
+#include "unlearn.h"
+
+/* The run is argument 1 of each method; the observer and the loss reach
+ * its Lua values through that slot of the method's frame. */
+#define RUN_SELF 1
+/* User values of the run userdata. */
+enum {
+    VALUES_SLOT = 1, /* {model, on_step, on_eval, on_snapshot, on_log, loss} */
+    ERROR_SLOT = 2,  /* a callback's traced error, waiting to be raised */
+};
+
+typedef enum { RUN_READY, RUN_RUNNING, RUN_PAUSED, RUN_FINISHED, RUN_STOPPED, RUN_FAILED } LuaRunState;
+static const char *const state_names[] = {"ready", "running", "paused", "finished", "stopped", "failed"};
+
+typedef struct {
+    LuaRunSettings settings;
+    LuaRunState state;
+    bool begun;               /* unlearn_begin ran: run and dir hold resources until the end */
+    bool in_step;             /* inside the engine: callbacks may pause or stop, not step */
+    bool pause_requested, stop_requested;
+    bool callback_failed;     /* its message waits in ERROR_SLOT */
+    UnlearnRun run;           /* the engine's run, while it lasts */
+    UnlearnRun ended;         /* after the end, what summary() and targets() read: the run's
+                               * record, with its selection and attribution moved here */
+    RunDir dir;
+    LuaModel *model;
+    lua_State *L;             /* the thread inside start() or step() */
+    LuaUoeContext context;
+} LuaRun;
+
+static LuaRun *check_run(lua_State *L)
+{
+    return luaL_checkudata(L, RUN_SELF, LUA_UOE_RUN);
+}
+
+static bool printing(const LuaRun *r)
+{
+    return r->context.progress && !r->settings.quiet;
+}
+
+static void set_number(lua_State *L, const char *key, double value)
+{
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, key);
+}
+
+static void set_integer(lua_State *L, const char *key, lua_Integer value)
+{
+    lua_pushinteger(L, value);
+    lua_setfield(L, -2, key);
+}
+
+/* Calls the run's callback `name`, when it has one, with the value on top
+ * of the stack and the run; pops the value. A failure waits in ERROR_SLOT,
+ * and later callbacks are skipped until it is raised. */
+static void call_back(LuaRun *r, const char *name)
+{
+    lua_State *L = r->L;
+    int value = lua_gettop(L);
+    lua_getiuservalue(L, RUN_SELF, VALUES_SLOT);
+    lua_getfield(L, -1, name);
+    if (!r->callback_failed && lua_type(L, -1) == LUA_TFUNCTION) {
+        lua_pushcfunction(L, lua_uoe_traceback);
+        lua_insert(L, -2);
+        lua_pushvalue(L, value);
+        lua_pushvalue(L, RUN_SELF);
+        if (lua_pcall(L, 2, 0, value + 2) != LUA_OK) {
+            lua_setiuservalue(L, RUN_SELF, ERROR_SLOT);
+            r->callback_failed = true;
+        }
+    }
+    lua_settop(L, value - 1);
+}
+
+static void push_eval(lua_State *L, const UnlearnEval *e)
+{
+    lua_createtable(L, 0, 7);
+    set_integer(L, "step", e->step);
+    set_number(L, "fe", e->fe);
+    set_number(L, "fe_norm", e->fe_norm);
+    set_number(L, "ut", e->ut);
+    set_number(L, "ut_norm", e->ut_norm);
+    set_number(L, "forget_nll", e->forget_nll);
+    set_number(L, "retain_nll", e->retain_nll);
+}
+
+static void observe_start(void *ctx, const UnlearnRun *run)
+{
+    run_dir_on_start(&((LuaRun *)ctx)->dir, run);
+}
+
+static void observe_step(void *ctx, const UnlearnStep *s)
+{
+    LuaRun *r = ctx;
+    run_dir_on_step(&r->dir, s);
+    lua_createtable(r->L, 0, 8);
+    set_integer(r->L, "step", s->step);
+    set_number(r->L, "loss", s->loss);
+    set_number(r->L, "forget_term", s->forget_term);
+    set_number(r->L, "retain_term", s->retain_term);
+    set_number(r->L, "anchor_term", s->anchor_term);
+    set_number(r->L, "grad_norm", s->grad_norm);
+    set_number(r->L, "learning_rate", s->learning_rate);
+    set_number(r->L, "seconds", s->seconds);
+    call_back(r, "on_step");
+}
+
+static void observe_eval(void *ctx, const UnlearnEval *e)
+{
+    LuaRun *r = ctx;
+    run_dir_on_eval(&r->dir, e);
+    if (printing(r)) {
+        printf("step %4d  FE %.4f  UT %.4f  forget-nll %.4f  retain-nll %.4f\n", e->step, e->fe,
+               e->ut, e->forget_nll, e->retain_nll);
+        fflush(stdout);
+    }
+    push_eval(r->L, e);
+    call_back(r, "on_eval");
+}
+
+static void observe_snapshot(void *ctx, const UnlearnSnapshot *s)
+{
+    LuaRun *r = ctx;
+    run_dir_on_snapshot(&r->dir, s);
+    lua_createtable(r->L, 0, 9);
+    set_integer(r->L, "step", s->step);
+    set_number(r->L, "forget_token_overlap", s->forget_token_overlap);
+    set_number(r->L, "forget_set_overlap", s->forget_set_overlap);
+    set_number(r->L, "retain_token_overlap", s->retain_token_overlap);
+    set_number(r->L, "retain_set_overlap", s->retain_set_overlap);
+    set_integer(r->L, "target_layer", s->target_layer);
+    set_integer(r->L, "target_expert", s->target_expert);
+    set_integer(r->L, "target_rank", s->target_rank);
+    set_number(r->L, "target_prob", s->target_prob);
+    call_back(r, "on_snapshot");
+}
+
+static void observe_log(void *ctx, const char *line)
+{
+    LuaRun *r = ctx;
+    if (printing(r))
+        fprintf(stderr, "%s\n", line);
+    lua_pushstring(r->L, line);
+    call_back(r, "on_log");
+}
+
+/* The engine's hook for a Lua loss (UnlearnCustomLoss). */
+static int forget_loss(void *ctx, const SequenceBatch *batch, const double *seq_nll,
+                       const double *ref_seq_nll, double *value, double *row_gradient)
+{
+    LuaRun *r = ctx;
+    lua_State *L = r->L;
+    if (r->callback_failed)
+        return error_set("a callback failed");
+    int top = lua_gettop(L);
+    lua_getiuservalue(L, RUN_SELF, VALUES_SLOT);
+    lua_getfield(L, -1, "loss");
+    r->model->in_step = true;
+    int rc = lua_loss_call(L, top + 2, r->run.step + 1, batch, seq_nll, ref_seq_nll, value,
+                           row_gradient);
+    r->model->in_step = false;
+    if (rc < 0) {
+        lua_setiuservalue(L, RUN_SELF, ERROR_SLOT);
+        r->callback_failed = true;
+    }
+    lua_settop(L, top);
+    return rc < 0 ? error_set("the Lua loss failed") : 0;
+}
+
+/* Raises the error a callback left, if any. */
+static void raise_callback_error(lua_State *L, LuaRun *r)
+{
+    if (!r->callback_failed)
+        return;
+    r->callback_failed = false;
+    lua_getiuservalue(L, RUN_SELF, ERROR_SLOT);
+    lua_pushnil(L);
+    lua_setiuservalue(L, RUN_SELF, ERROR_SLOT);
+    lua_error(L);
+}
+
+static int save_model(const LuaRun *r)
+{
+    size_t size = strlen(r->settings.out) + sizeof "/model";
+    char *dir = xmalloc(size);
+    snprintf(dir, size, "%s/model", r->settings.out);
+    int rc = lua_model_save(r->model, dir, DTYPE_F32, false);
+    free(dir);
+    return rc;
+}
+
+/* Ends a begun run: summary.json, with the reason when it ended early; the
+ * selected weights when asked for and `save` allows (the model must still
+ * be there); the directory closed; the engine's resources freed, keeping
+ * the record for summary(). Returns -1 with an error set when a file could
+ * not be written. Calls no Lua. */
+static int end_run(LuaRun *r, LuaRunState state, const char *reason, bool save)
+{
+    if (reason && !r->run.stop_reason[0])
+        snprintf(r->run.stop_reason, sizeof r->run.stop_reason, "%s", reason);
+    int rc = run_dir_write_summary(&r->dir, &r->run);
+    if (rc == 0 && save && r->settings.save_model)
+        rc = save_model(r);
+    if (run_dir_close(&r->dir) < 0)
+        rc = -1;
+    r->ended = r->run;
+    r->ended.state = NULL;
+    r->run.selection = (TrainableSelection){0};
+    r->run.attribution = (Attribution){0};
+    unlearn_end(&r->run);
+    r->model->in_run = false;
+    r->begun = false;
+    r->state = state;
+    return rc;
+}
+
+static json_t *experiment_json(const LuaRun *r)
+{
+    const UnlearnData *d = &r->settings.data;
+    json_t *e = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}", "model", r->model->dir,
+                          "forget", d->forget_path, "retain", d->retain_path, "forget_mcq",
+                          d->forget_mcq_path, "utility_mcq", d->utility_mcq_path, "attribution",
+                          d->attribution_path, "script", r->context.script);
+    if (r->settings.loss_name)
+        json_object_set_new(e, "custom_loss", json_pack("{s:s, s:s?}", "name", r->settings.loss_name,
+                                                        "reduction", r->settings.loss_reduction));
+    return e;
+}
+
+/* Creates the folders above path that are missing, as `mkdir -p` would
+ * create its dirname. */
+static int make_parents(const char *path)
+{
+    char *folder = xstrdup(path);
+    int rc = 0;
+    for (char *slash = strchr(folder + 1, '/'); slash && rc == 0; slash = strchr(slash + 1, '/')) {
+        *slash = '\0';
+        if (mkdir(folder, 0777) < 0 && errno != EEXIST)
+            rc = error_set("%s: cannot create: %s", folder, strerror(errno));
+        *slash = '/';
+    }
+    free(folder);
+    return rc;
+}
+
+/* Opens the run directory, with the folders above it, and begins the run:
+ * attribution, the trainable set, the evaluation and snapshot of step 0. */
+static void begin(lua_State *L, LuaRun *r)
+{
+    if (r->model->in_run)
+        luaL_error(L, "the model is being unlearned by another run; stop that run first");
+    int rc = make_parents(r->settings.out);
+    if (rc == 0) {
+        json_t *experiment = experiment_json(r);
+        rc = run_dir_open(&r->dir, r->settings.out, experiment);
+        json_decref(experiment);
+    }
+    if (rc == 0) {
+        UnlearnConfig config = r->settings.config;
+        if (r->settings.loss_name)
+            config.custom_loss = (UnlearnCustomLoss){.ctx = r, .forget_term = forget_loss};
+        UnlearnObserver observer = {.ctx = r, .on_start = observe_start, .on_step = observe_step,
+                                    .on_eval = observe_eval, .on_snapshot = observe_snapshot,
+                                    .on_log = observe_log};
+        r->state = RUN_RUNNING;
+        r->in_step = true;
+        rc = unlearn_begin(&r->run, &r->model->model, r->model->tokenizer, &r->settings.data,
+                           &config, &observer);
+        r->in_step = false;
+    }
+    if (rc < 0) {
+        lua_pushstring(L, error_message());
+        unlearn_end(&r->run);
+        if (r->dir.path)
+            run_dir_close(&r->dir);
+        r->state = RUN_FAILED;
+        raise_callback_error(L, r);
+        lua_error(L);
+    }
+    r->begun = true;
+    r->model->in_run = true;
+    r->state = RUN_PAUSED;
+}
+
+static void stop_now(lua_State *L, LuaRun *r)
+{
+    r->L = L;
+    char reason[128];
+    snprintf(reason, sizeof reason, "stopped by the script after step %d of %d", r->run.step,
+             r->run.config.steps);
+    r->in_step = true;
+    unlearn_finish(&r->run);
+    r->in_step = false;
+    if (end_run(r, RUN_STOPPED, reason, true) < 0)
+        lua_uoe_engine_error(L);
+}
+
+/* One step, with the evaluation and snapshot due after it; the run ends
+ * after its last step, on a non-finite value, or when a callback stopped
+ * it. Raises a callback's error, or the engine's. */
+static void one_step(lua_State *L, LuaRun *r)
+{
+    r->state = RUN_RUNNING;
+    r->in_step = true;
+    int rc = unlearn_step(&r->run);
+    r->in_step = false;
+    r->state = RUN_PAUSED;
+    int end_rc = 0;
+    if (rc < 0 && r->run.stop_reason[0]) { /* the non-finite guard */
+        observe_log(r, r->run.stop_reason);
+        if (!r->run.have_selected)
+            r->run.selected_eval = r->run.last_eval;
+        end_rc = end_run(r, RUN_STOPPED, NULL, true);
+    } else if (rc < 0) {
+        char reason[600];
+        snprintf(reason, sizeof reason, "failed at step %d: %s", r->run.step + 1, error_message());
+        lua_pushstring(L, error_message());
+        end_run(r, RUN_FAILED, reason, false);
+        raise_callback_error(L, r);
+        lua_error(L);
+    } else if (rc == 0) {
+        r->in_step = true;
+        unlearn_finish(&r->run);
+        r->in_step = false;
+        if (printing(r))
+            printf("done: FE %.4f  UT %.4f (step %d)  forget token overlap %.4f  tunable %.4f%%\n",
+                   r->run.selected_eval.fe, r->run.selected_eval.ut, r->run.selected_eval.step,
+                   r->run.last_forget_overlap, 100.0 * r->run.selection.fraction);
+        fflush(stdout);
+        end_rc = end_run(r, RUN_FINISHED, NULL, true);
+    } else if (r->stop_requested) {
+        stop_now(L, r);
+    }
+    if (end_rc < 0)
+        lua_uoe_engine_error(L);
+    raise_callback_error(L, r);
+}
+
+/* Checks that the run may take steps: not ended, and not from its own callbacks. */
+static LuaRun *check_steppable(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    if (r->in_step)
+        luaL_error(L, "the run is inside a step: its callbacks may pause or stop it, not step it");
+    if (r->state >= RUN_FINISHED)
+        luaL_error(L, "the run has %s; it takes no more steps", state_names[r->state]);
+    if (!lua_checkstack(L, 16))
+        luaL_error(L, "out of Lua stack");
+    r->L = L;
+    return r;
+}
+
+/* Begins the run if needed; false when a callback stopped it at step 0. */
+static bool ensure_begun(lua_State *L, LuaRun *r)
+{
+    if (r->state == RUN_READY) {
+        begin(L, r);
+        if (r->stop_requested)
+            stop_now(L, r);
+        raise_callback_error(L, r);
+    }
+    return r->state == RUN_PAUSED;
+}
+
+/* run:step() -> true while steps remain */
+static int run_step(lua_State *L)
+{
+    LuaRun *r = check_steppable(L);
+    if (ensure_begun(L, r)) {
+        lua_uoe_check_interrupt(L);
+        one_step(L, r);
+    }
+    lua_pushboolean(L, r->state == RUN_PAUSED);
+    return 1;
+}
+
+/* run:start() -> state: steps until the end, or until a callback pauses or
+ * stops the run; returns "paused", "finished" or "stopped". */
+static int run_start(lua_State *L)
+{
+    LuaRun *r = check_steppable(L);
+    r->pause_requested = false;
+    ensure_begun(L, r);
+    while (r->state == RUN_PAUSED && !r->pause_requested) {
+        lua_uoe_check_interrupt(L);
+        one_step(L, r);
+    }
+    r->pause_requested = false;
+    lua_pushstring(L, state_names[r->state]);
+    return 1;
+}
+
+/* run:pause(): start() returns after the current step. */
+static int run_pause(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    if (r->in_step)
+        r->pause_requested = true;
+    return 0;
+}
+
+/* run:stop(): ends the run now (after the current step, from a callback),
+ * applying the selection rule and writing summary.json. */
+static int run_stop(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    if (r->in_step)
+        r->stop_requested = true;
+    else if (r->state == RUN_READY)
+        r->state = RUN_STOPPED;
+    else if (r->state == RUN_PAUSED)
+        stop_now(L, r);
+    return 0;
+}
+
+/* run:state() -> "ready" | "running" | "paused" | "finished" | "stopped" | "failed" */
+static int run_state(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    lua_pushstring(L, state_names[r->state]);
+    return 1;
+}
+
+/* The engine's record: live while the run lasts, kept after its end. */
+static const UnlearnRun *record(const LuaRun *r)
+{
+    return r->begun ? &r->run : &r->ended;
+}
+
+static bool has_record(const LuaRun *r)
+{
+    return r->begun || r->ended.model != NULL;
+}
+
+/* run:summary() -> {state, out, steps, step, fe, ut, selected_step, first,
+ * last, target_layer, target_expert, tunable_fraction, stopped} */
+static int run_summary(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    const UnlearnRun *run = record(r);
+    lua_createtable(L, 0, 14);
+    lua_pushstring(L, state_names[r->state]);
+    lua_setfield(L, -2, "state");
+    lua_pushstring(L, r->settings.out);
+    lua_setfield(L, -2, "out");
+    set_integer(L, "steps", r->settings.config.steps);
+    set_integer(L, "step", run->step);
+    if (!has_record(r))
+        return 1;
+    set_number(L, "fe", run->selected_eval.fe);
+    set_number(L, "ut", run->selected_eval.ut);
+    set_integer(L, "selected_step", run->selected_eval.step);
+    push_eval(L, &run->first_eval);
+    lua_setfield(L, -2, "first");
+    push_eval(L, &run->last_eval);
+    lua_setfield(L, -2, "last");
+    set_integer(L, "target_layer", run->target_layer);
+    set_integer(L, "target_expert", run->target_expert);
+    set_number(L, "tunable_fraction", run->selection.fraction);
+    set_number(L, "mean_forget_token_overlap", run->last_forget_overlap);
+    if (run->stop_reason[0]) {
+        lua_pushstring(L, run->stop_reason);
+        lua_setfield(L, -2, "stopped");
+    }
+    return 1;
+}
+
+/* run:targets() -> {{layer, expert}, ...}: the experts the trainable set
+ * chose (empty for whole-tensor sets), known once the run has begun. */
+static int run_targets(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_uoe_check_arity(L, 1);
+    if (!has_record(r))
+        return luaL_error(L, "the run has not begun: its targets are chosen when it starts");
+    const TrainableSelection *s = &record(r)->selection;
+    lua_createtable(L, s->count, 0);
+    for (int i = 0; i < s->count; i++) {
+        lua_createtable(L, 0, 2);
+        set_integer(L, "layer", s->layers[i]);
+        set_integer(L, "expert", s->experts[i]);
+        lua_rawseti(L, -2, i + 1);
+    }
+    return 1;
+}
+
+static int run_tostring(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    lua_pushfstring(L, "uoe.Run %s (%s, step %d of %d)", r->settings.out ? r->settings.out : "?",
+                    state_names[r->state], record(r)->step, r->settings.config.steps);
+    return 1;
+}
+
+/* A run the script dropped (or left behind on an error or an interrupt)
+ * keeps what it finished: summary.json says where it stopped. */
+static int run_gc(lua_State *L)
+{
+    LuaRun *r = check_run(L);
+    if (r->begun) {
+        char reason[160];
+        bool interrupted = r->context.interrupted && *r->context.interrupted;
+        snprintf(reason, sizeof reason, "%s after step %d of %d",
+                 interrupted ? "interrupted (SIGINT)" : "the script ended without finishing the run",
+                 r->run.step, r->run.config.steps);
+        if (printing(r))
+            fprintf(stderr, "%s: %s; the run directory keeps what was finished\n", r->settings.out,
+                    reason);
+        if (end_run(r, RUN_STOPPED, reason, false) < 0)
+            fprintf(stderr, "uoe-wb: %s\n", error_message());
+    }
+    lua_run_settings_free(&r->settings);
+    trainable_selection_free(&r->ended.selection);
+    attribution_free(&r->ended.attribution);
+    return 0;
+}
+
+/* uoe.run{model = ..., out = ..., world = ..., ...} -> run (ready) */
+static int uoe_run(lua_State *L)
+{
+    static const char *const lua_values[] = {"model", "on_step", "on_eval", "on_snapshot", "on_log"};
+    lua_uoe_check_arity(L, 1);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    LuaRun *r = lua_newuserdatauv(L, sizeof *r, 2);
+    memset(r, 0, sizeof *r);
+    r->dir.metrics_fd = -1;
+    luaL_setmetatable(L, LUA_UOE_RUN);
+    lua_run_settings_read(L, 1, &r->settings);
+    r->context = lua_uoe_context(L);
+    lua_createtable(L, 0, 6);
+    for (int i = 0; i < 5; i++) {
+        lua_getfield(L, 1, lua_values[i]);
+        lua_setfield(L, -2, lua_values[i]);
+    }
+    if (lua_getfield(L, 1, "loss") == LUA_TTABLE) {
+        lua_getfield(L, -1, "forget");
+        lua_remove(L, -2);
+    }
+    lua_setfield(L, -2, "loss");
+    lua_getfield(L, -1, "model");
+    r->model = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    lua_setiuservalue(L, -2, VALUES_SLOT);
+    return 1;
+}
+
+void lua_uoe_open_run(lua_State *L)
+{
+    static const luaL_Reg methods[] = {
+        {"start", run_start},     {"step", run_step},       {"pause", run_pause},
+        {"stop", run_stop},       {"state", run_state},     {"summary", run_summary},
+        {"targets", run_targets}, {NULL, NULL},
+    };
+    static const luaL_Reg metamethods[] = {
+        {"__gc", run_gc}, {"__tostring", run_tostring}, {NULL, NULL},
+    };
+    luaL_newmetatable(L, LUA_UOE_RUN);
+    luaL_setfuncs(L, metamethods, 0);
+    luaL_newlib(L, methods);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+    lua_pushcfunction(L, uoe_run);
+    lua_setfield(L, -2, "run");
+}
