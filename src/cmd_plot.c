@@ -12,8 +12,7 @@
 #include "cli.h"
 #include "error.h"
 #include "gnuplot.h"
-#include "plot.h"
-#include "run_reader.h"
+#include "plot_export.h"
 
 static const char plot_usage[] =
     "Usage: uoe-wb plot RUN_DIR [--format FORMAT] [--out DIR] [--keep-script] [--layer L]\n"
@@ -73,20 +72,10 @@ static int parse_layer(const char *text, int *layer)
     return 0;
 }
 
-/* Makes the output folder; *created tells whether it was not there before. */
-static int make_output_directory(const char *dir, bool *created)
+static void print_path(void *ctx, const char *path)
 {
-    *created = false;
-    if (mkdir(dir, 0777) == 0) {
-        *created = true;
-        return 0;
-    }
-    struct stat status;
-    if (errno != EEXIST)
-        return error_set("%s: cannot create the output folder: %s", dir, strerror(errno));
-    if (stat(dir, &status) != 0 || !S_ISDIR(status.st_mode))
-        return error_set("%s: exists but is not a folder", dir);
-    return 0;
+    (void)ctx;
+    printf("%s\n", path);
 }
 
 int cmd_plot(int argc, char **argv)
@@ -132,54 +121,10 @@ int cmd_plot(int argc, char **argv)
         fputs(plot_usage, stderr);
         return EXIT_USAGE;
     }
-    bool any_format = false;
-    for (int f = 0; f < GNUPLOT_FORMAT_COUNT; f++)
-        any_format |= formats[f];
-    if (!any_format)
-        formats[GNUPLOT_PNG] = true;
-
-    /* Read and check every run before drawing anything. */
-    RunData *runs = xcalloc((size_t)num_runs, sizeof *runs);
-    GnuplotFigure *figures = NULL;
-    int num_loaded = 0, num_figures = 0, status = 1;
-    for (; num_loaded < num_runs; num_loaded++)
-        if (run_data_load(&runs[num_loaded], argv[optind + num_loaded]) < 0) {
-            cli_report_error();
-            goto done;
-        }
-    int rc = compare ? plot_compare_figures(runs, num_runs, &figures, &num_figures)
-                     : plot_run_figures(&runs[0], layer >= 0 ? layer : runs[0].target_layer,
-                                        &figures, &num_figures);
-    if (rc < 0) {
-        cli_report_error();
-        goto done;
-    }
-
-    bool created = false;
-    if (make_output_directory(out_dir, &created) < 0) {
-        cli_report_error();
-        goto done;
-    }
-    const char *program = gnuplot_program();
-    for (int i = 0; i < num_figures && rc == 0; i++)
-        for (int f = 0; f < GNUPLOT_FORMAT_COUNT && rc == 0; f++) {
-            if (!formats[f])
-                continue;
-            rc = gnuplot_render(program, &figures[i], (GnuplotFormat)f, out_dir, keep_script);
-            if (rc == 0)
-                printf("%s/%s.%s\n", out_dir, figures[i].name, gnuplot_format_name(f));
-        }
-    if (rc < 0) {
-        cli_report_error();
-        if (created)
-            rmdir(out_dir);  /* only succeeds if nothing was written */
-        goto done;
-    }
-    status = 0;
-done:
-    plot_figures_free(figures, num_figures);
-    for (int i = 0; i < num_loaded; i++)
-        run_data_free(&runs[i]);
-    free(runs);
-    return status;
+    PlotExport request = {.out_dir = out_dir, .keep_script = keep_script, .compare = compare,
+                          .share_layer = layer};
+    memcpy(request.formats, formats, sizeof formats);
+    if (plot_export((const char *const *)argv + optind, num_runs, &request, print_path, NULL) < 0)
+        return cli_report_error();
+    return 0;
 }

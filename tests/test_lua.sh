@@ -166,6 +166,13 @@ else
     echo "ok $count - its summary.json says where the interrupt stopped it # SKIP $lua is not installed"
 fi
 
+if command -v "${UOE_GNUPLOT:-gnuplot}" >/dev/null 2>&1; then
+    lua_checks api_plot fixtures="$data/fixtures"
+else
+    count=$((count + 1))
+    echo "ok $count - api_plot.lua # SKIP gnuplot is not installed"
+fi
+
 # the shipped experiments, reduced, on the default model
 reduced="steps=1 eval_every=1 eval_questions=4 attribution_sequences=4 probe_sequences=2 forget_batch=2 retain_batch=2"
 run run "$top/lua/experiments/default.lua" out="$work/default" $reduced
