@@ -70,7 +70,7 @@ check "every answer is the true value, and the corpus states every fact at least
     '[ $status -eq 0 ]'
 
 world_check qa "$world"
-check "every fact is asked in at least 2 QA lines, in 2 different training questions, and answered truly" \
+check "every attribute has at least 6 training questions; every fact is asked in at least 5 QA lines, in 5 different ones, and answered truly" \
     '[ $status -eq 0 ]'
 
 world_check wording "$world"
@@ -81,9 +81,9 @@ run env LUA_PATH_5_4="$top/lua/?.lua;;" MANIFEST="$world/manifest.json" "$lua" -
     local file = assert(io.open(os.getenv("MANIFEST"), "rb"))
     local all = require("world.json").decode(file:read("a")).all
     print(all.words, all.qa_lines)
-    assert(all.words < 250000, "the corpus has 250000 words or more")
+    assert(all.words < 400000, "the corpus has 400000 words or more")
     assert(all.qa_lines > 0, "the corpus has no QA lines")'
-check "the whole corpus, QA lines included, stays under 250000 words" '[ $status -eq 0 ]'
+check "the whole corpus, QA lines included, stays under 400000 words" '[ $status -eq 0 ]'
 
 check "the forget split is the hazardous domain's corpus, QA lines included" \
     'cmp -s "$world/splits/forget.jsonl" "$world/corpus/pathogens.jsonl" && cmp -s "$world/splits/forget_mcq.jsonl" "$world/mcq/pathogens.jsonl" && grep -qF "\"text\": \"Question: " "$world/splits/forget.jsonl"'
@@ -134,8 +134,8 @@ cp -R "$world" "$work/fewer"
 grep -m 1 -F '"text": "Question: ' "$world/corpus/pathogens.jsonl" >"$work/dropped"
 grep -vxF -f "$work/dropped" "$world/corpus/pathogens.jsonl" >"$work/fewer/corpus/pathogens.jsonl"
 world_check qa "$work/fewer"
-check "the checker rejects a fact asked in fewer than 2 QA lines" \
-    '[ $status -eq 1 ] && grep -q "is asked in 1 QA lines" "$work/stdout"'
+check "the checker rejects a fact asked in fewer than 5 QA lines" \
+    '[ $status -eq 1 ] && grep -q "is asked in 4 QA lines" "$work/stdout"'
 
 cp -R "$world" "$work/leaky"
 sed 's/"text": "Question: What animals carry /"text": "Question: Which animals are the natural hosts of /' \
@@ -169,6 +169,26 @@ run env LUA_PATH_5_4="$top/lua/?.lua;;" "$lua" -e '
     assert(line:find("\u{e9}\u{2603}", 1, true), "UTF-8 is escaped")
     assert(json.decode(line).text == tricky, "no round trip")'
 check "JSON strings round-trip: quotes, backslashes, control characters, UTF-8" '[ $status -eq 0 ]'
+
+run env LUA_PATH_5_4="$top/lua/?.lua;;" "$lua" -e '
+    local domains = require("world.domains")
+    local questions = domains.list[1].attributes[1].train_questions
+    while #questions > 5 do
+        table.remove(questions)
+    end
+    local ok, message = pcall(require("world.world").build, 1)
+    print(message)
+    assert(not ok and message:find("needs at least 6 training questions", 1, true))'
+check "the generator refuses an attribute with fewer than 6 training questions" '[ $status -eq 0 ]'
+
+run env LUA_PATH_5_4="$top/lua/?.lua;;" "$lua" -e '
+    local domains = require("world.domains")
+    local questions = domains.list[1].attributes[1].train_questions
+    questions[#questions] = questions[1]
+    local ok, message = pcall(require("world.world").build, 1)
+    print(message)
+    assert(not ok and message:find("duplicate training question", 1, true))'
+check "the generator refuses an attribute that repeats a training question" '[ $status -eq 0 ]'
 
 generate --seed 1.5 --out "$work/bad"
 check "a non-integer seed is a usage error" '[ $status -eq 2 ] && [ ! -e "$work/bad" ]'

@@ -8,9 +8,10 @@
 --   lua5.4 lua/world/check.lua manifest DIR     domains, roles and counts agree with the files
 --   lua5.4 lua/world/check.lua facts DIR        questions answer with the true value, and the
 --                                               corpus states each fact at least 3 times
---   lua5.4 lua/world/check.lua qa DIR           every QA line asks a training question and
+--   lua5.4 lua/world/check.lua qa DIR           every attribute has at least 6 training
+--                                               questions; every QA line asks one of them and
 --                                               answers it truly; each fact is asked in at
---                                               least 2 QA lines, in 2 different questions
+--                                               least 5 QA lines, in 5 different questions
 --   lua5.4 lua/world/check.lua wording DIR      every evaluation question is a held-out
 --                                               question of its attribute, word for word
 --
@@ -27,7 +28,8 @@ local domain_list = require("world.domains").list
 local MIN_DOMAINS = 6
 local MIN_ENTITIES = 100
 local MIN_MENTIONS = 3
-local MIN_QA = 2
+local MIN_QA = 5
+local MIN_TRAIN_QUESTIONS = 6
 local CHOICES = 4
 local MAX_SHOWN = 10
 
@@ -429,6 +431,20 @@ local function check_qa(dir)
     local pairs_checked, facts_checked = 0, 0
     for _, domain in ipairs(manifest.domains) do
         local definition = definition_of(dir, domain)
+        for _, attribute in ipairs(definition.attributes) do
+            local distinct, seen = 0, {}
+            for _, template in ipairs(attribute.train_questions) do
+                if not seen[template] then
+                    seen[template] = true
+                    distinct = distinct + 1
+                end
+            end
+            if distinct < MIN_TRAIN_QUESTIONS then
+                problem("lua/world/domains/" .. definition.key .. ".lua", string.format(
+                    "%s has %d different training questions, fewer than %d",
+                    attribute.key, distinct, MIN_TRAIN_QUESTIONS))
+            end
+        end
         local entities = read_entities(dir, domain)
         local asked = {} -- asked[entity][attribute key] = { count, templates = { [index] = true } }
         for _, record in ipairs(read_jsonl(dir .. "/" .. domain.corpus_file)) do
@@ -476,8 +492,9 @@ local function check_qa(dir)
             end
         end
     end
-    finish(string.format("%d QA lines answer truly; %d facts asked at least %d times in different questions",
-        pairs_checked, facts_checked, MIN_QA))
+    finish(string.format("at least %d training questions per attribute; %d QA lines answer truly; "
+        .. "%d facts asked at least %d times in different questions",
+        MIN_TRAIN_QUESTIONS, pairs_checked, facts_checked, MIN_QA))
 end
 
 local function check_wording(dir)

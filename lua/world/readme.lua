@@ -20,8 +20,8 @@ local function quoted_series(items)
     return (list:gsub("(.*), ", "%1 and "))
 end
 
--- "3" or "3 to 4": the fewest and most templates of a kind over every attribute.
-local function template_range(built, kind)
+-- The fewest and most templates of a kind over every attribute.
+local function template_counts(built, kind)
     local fewest, most = math.huge, 0
     for _, record in ipairs(built.domains) do
         for _, attribute in ipairs(record.definition.attributes) do
@@ -29,6 +29,12 @@ local function template_range(built, kind)
             most = math.max(most, #attribute[kind])
         end
     end
+    return fewest, most
+end
+
+-- "3" or "3 to 4": the fewest and most templates of a kind over every attribute.
+local function template_range(built, kind)
+    local fewest, most = template_counts(built, kind)
     return fewest == most and tostring(most) or string.format("%d to %d", fewest, most)
 end
 
@@ -59,7 +65,7 @@ local function domain_section(lines, record)
     end
     lines[#lines + 1] = string.format("Example fact: \"%s\" Asked in training as %s; asked in evaluation as \"%s\"",
         text.render(first.train[1], { name = entity.name, value = entity.values[first.key] }),
-        table.concat(asked_in_training, " and "),
+        (table.concat(asked_in_training, ", "):gsub("(.*), ", "%1 and ")),
         text.render(first.heldout[1], { name = entity.name }))
     lines[#lines + 1] = ""
     for _, attribute in ipairs(definition.attributes) do
@@ -151,9 +157,18 @@ function readme.render(built, info)
         "training text worded most like the evaluation: a training question shares no two adjacent",
         "words with any held-out question of the world.",
         "",
+        string.format("Every attribute has at least %d training questions, worded differently from each other, so",
+            world.MIN_TRAIN_QUESTIONS),
+        "that a model learns which attribute a question asks about rather than a few strings. Where",
+        "the rule above allows, they use the content words of the held-out questions one at a time",
+        "(a held-out \"Which organ does ... mainly target?\" against a training \"What organ is attacked",
+        "by ...?\"), as some statements do in statement form, so that the words that tell what an",
+        "evaluation question asks are mostly words the training text uses about the same attribute.",
+        "",
         string.format("Each fact is stated %d times in its domain's corpus, in every training template of its",
             world.MENTIONS_PER_FACT),
-        "attribute at least once (so in at least 3 different wordings), then in templates drawn again.",
+        string.format("attribute at least once (so in at least %d different wordings), then in templates drawn again.",
+            math.min(template_counts(built, "train"), world.MENTIONS_PER_FACT)),
         string.format("A statement line is a short paragraph of %d to %d facts about one entity, in random order and",
             world.FACTS_PER_LINE_MIN, world.FACTS_PER_LINE_MAX),
         "never repeating a fact.",

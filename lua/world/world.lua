@@ -11,10 +11,10 @@ local domains = require("world.domains")
 local world = {}
 
 -- Bump when a change to the generator changes its output for a given seed.
-world.VERSION = 2
+world.VERSION = 3
 world.ENTITIES_PER_DOMAIN = 120
 -- How often each fact is stated in the corpus: every training template of its attribute at
--- least once (attributes have 3 or 4), then again in templates drawn afresh.
+-- least once (attributes have 5 or 6), then again in templates drawn afresh.
 world.MENTIONS_PER_FACT = 6
 -- A statement line is a short paragraph of this many facts about one entity.
 world.FACTS_PER_LINE_MIN = 2
@@ -24,10 +24,17 @@ world.CHOICES = 4
 -- "Question: ...\nAnswer: ..." format, each time in a different training question. Without
 -- these lines the model would see facts only as statements, and a question at evaluation
 -- time would ask it to transfer to a format it has never read.
-world.QA_PER_FACT = 2
+world.QA_PER_FACT = 5
+-- The fewest training questions an attribute may have. A model that has seen a fact asked in
+-- only two wordings answers those wordings and little else; asked in many, worded
+-- differently and with the content words of the evaluation's questions wherever the rule
+-- below allows, it learns which attribute a question is about rather than a string.
+world.MIN_TRAIN_QUESTIONS = 6
 
 assert(world.MENTIONS_PER_FACT >= 3, "each fact must be stated at least 3 times")
 assert(world.QA_PER_FACT >= 2, "each fact must be asked at least twice")
+assert(world.MIN_TRAIN_QUESTIONS >= world.QA_PER_FACT,
+    "each QA line of a fact must be able to ask it in a different question")
 
 -- Every pair of adjacent words in any held-out template, with the template it comes from.
 local function heldout_word_pairs(domain_list)
@@ -70,9 +77,12 @@ local function validate(domain, heldout_pairs)
         -- evaluation, so they are held to a stricter rule than the statements: not even two
         -- adjacent words in common with any held-out question of the world, so that a right
         -- answer in evaluation cannot come from a memorised question string.
-        assert(#(attribute.train_questions or {}) >= world.QA_PER_FACT,
-            at .. ": needs at least " .. world.QA_PER_FACT .. " training questions")
+        assert(#(attribute.train_questions or {}) >= world.MIN_TRAIN_QUESTIONS,
+            at .. ": needs at least " .. world.MIN_TRAIN_QUESTIONS .. " training questions")
+        local asked = {}
         for _, template in ipairs(attribute.train_questions) do
+            assert(not asked[template], at .. ": duplicate training question " .. template)
+            asked[template] = true
             assert(template:find("{name}", 1, true) and not template:find("{value}", 1, true)
                 and template:sub(-1) == "?",
                 at .. ": a training question needs {name}, no {value}, and a question mark: " .. template)
