@@ -16,7 +16,6 @@
  * frozen layers give the same output for the same tokens at every step. */
 typedef struct {
     int layer;               /* 0 = no cache */
-    int C;
     float **rows;            /* (documents) each (length, C), NULL until first seen */
 } PrefixCache;
 
@@ -585,9 +584,9 @@ int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
 
     int lowest = model_lowest_trainable_layer(model);
     run->prefix_layer = c->prefix_cache && lowest > 0 ? lowest : 0;
-    s->forget.cache = (PrefixCache){run->prefix_layer, mc->hidden_size,
+    s->forget.cache = (PrefixCache){run->prefix_layer,
                                     xcalloc((size_t)s->forget.count, sizeof(float *))};
-    s->retain.cache = (PrefixCache){run->prefix_layer, mc->hidden_size,
+    s->retain.cache = (PrefixCache){run->prefix_layer,
                                     xcalloc((size_t)s->retain.count, sizeof(float *))};
 
     AdamWConfig adamw = adamw_default_config();
@@ -644,6 +643,22 @@ int unlearn_step(UnlearnRun *run)
     if ((run->step % c->snapshot_every == 0 || last) && snapshot(run) < 0)
         return -1;
     return last ? 0 : 1;
+}
+
+void unlearn_set_anchor_alpha(UnlearnRun *run, float alpha)
+{
+    CHECK(alpha >= 0.0f);
+    log_line(run, "after step %d: router anchor alpha %g (was %g)", run->step, alpha,
+             run->config.anchor_alpha);
+    run->config.anchor_alpha = alpha;
+}
+
+void unlearn_set_learning_rate(UnlearnRun *run, float learning_rate)
+{
+    CHECK(learning_rate > 0.0f);
+    log_line(run, "after step %d: peak learning rate %g (was %g)", run->step, learning_rate,
+             run->config.learning_rate);
+    run->config.learning_rate = learning_rate;
 }
 
 void unlearn_finish(UnlearnRun *run)
