@@ -1,5 +1,4 @@
 /* uoe-wb run: a Lua experiment script, headless (lua_host.h). */
-#include <ctype.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include "cli.h"
 #include "error.h"
 #include "lua_host.h"
+#include "run_args.h"
 
 static const char run_usage[] =
     "Usage: uoe-wb run SCRIPT.lua [KEY=VALUE...]\n"
@@ -21,17 +21,6 @@ static const char run_usage[] =
     "fails; 2 for a bad command line or key; 130 when interrupted (Ctrl-C).\n"
     "UOE_LUA_PATH (directories separated by ':') replaces where `require` looks\n"
     "for the uoe.*, policies.* and experiments.* modules. See man uoe-wb-lua.\n";
-
-/* A key is a Lua name: a letter or '_', then letters, digits or '_'. */
-static bool is_lua_name(const char *text, size_t length)
-{
-    if (length == 0 || isdigit((unsigned char)text[0]))
-        return false;
-    for (size_t i = 0; i < length; i++)
-        if (!isalnum((unsigned char)text[i]) && text[i] != '_')
-            return false;
-    return true;
-}
 
 int cmd_run(int argc, char **argv)
 {
@@ -60,21 +49,9 @@ int cmd_run(int argc, char **argv)
     const char **keys = xcalloc((size_t)count + 1, sizeof *keys);
     const char **values = xcalloc((size_t)count + 1, sizeof *values);
     int status = 0;
-    for (int i = 0; i < count && status == 0; i++) {
-        char *equals = strchr(pairs[i], '=');
-        if (!equals || !is_lua_name(pairs[i], (size_t)(equals - pairs[i]))) {
-            fprintf(stderr, "uoe-wb: run: '%s': expected KEY=VALUE, KEY a Lua name\n", pairs[i]);
-            status = EXIT_USAGE;
-            break;
-        }
-        *equals = '\0';
-        keys[i] = pairs[i];
-        values[i] = equals + 1;
-        for (int j = 0; j < i; j++)
-            if (strcmp(keys[j], keys[i]) == 0) {
-                fprintf(stderr, "uoe-wb: run: key '%s' given twice\n", keys[i]);
-                status = EXIT_USAGE;
-            }
+    if (run_args_parse(count, pairs, keys, values) != 0) {
+        fprintf(stderr, "uoe-wb: run: %s\n", error_message());
+        status = EXIT_USAGE;
     }
     if (status == 0)
         status = lua_host_run(script, count, keys, values);

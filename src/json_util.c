@@ -1,6 +1,8 @@
 #include "json_util.h"
 
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 
 #include "atomic_file.h"
 #include "error.h"
@@ -59,7 +61,11 @@ int json_read_float(const json_t *object, const char *path, const char *const *k
         return missing(path, keys, required);
     if (!json_is_number(value))
         return error_set("%s: key \"%s\": expected a number", path, keys[0]);
-    *out = (float)json_number_value(value);
+    double number = json_number_value(value);
+    if (fabs(number) > FLT_MAX)  /* 1e39 parses, as a double, but is no float */
+        return error_set("%s: key \"%s\": %g is out of range for a float", path, keys[0],
+                         number);
+    *out = (float)number;
     return 0;
 }
 

@@ -204,9 +204,11 @@ int model_config_validate(const ModelConfig *c)
     if (c->experts_per_token > c->num_experts)
         return error_set("num_experts_per_tok (%d) exceeds the number of experts (%d)",
                          c->experts_per_token, c->num_experts);
-    if (c->qk_norm == QK_NORM_FULL_WIDTH && c->num_heads * c->head_dim != c->hidden_size)
-        return error_set("full-width q/k norm needs heads x head_dim (%d) == hidden_size (%d)",
-                         c->num_heads * c->head_dim, c->hidden_size);
+    /* in 64 bits: both factors can be up to INT_MAX */
+    long long qk_width = (long long)c->num_heads * c->head_dim;
+    if (c->qk_norm == QK_NORM_FULL_WIDTH && qk_width != c->hidden_size)
+        return error_set("full-width q/k norm needs heads x head_dim (%lld) == hidden_size (%d)",
+                         qk_width, c->hidden_size);
     for (int l = 0; l < c->num_layers; l++)
         if (!c->layer_is_moe[l] && c->dense_intermediate < 1)
             return error_set("layer %d is dense but intermediate_size is %d", l, c->dense_intermediate);

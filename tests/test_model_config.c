@@ -93,6 +93,15 @@ static const struct {
     {"OLMoE's q/k/v clipping", "{\"model_type\": \"olmoe\", \"clip_qkv\": 8.0}",
      "clipping q/k/v is not supported"},
     {"zero layers", "{" QWEN2_COMMON QWEN2_SHAPE(0, 2, 2) "}", "outside 1.."},
+    /* Found by fuzzing (tests/fuzz/regressions/model_config): heads x head_dim overflowed an
+     * int, and a rope_theta past the float range became infinity. */
+    {"heads x head_dim past the int range",
+     "{\"model_type\": \"olmoe\", \"vocab_size\": 64, \"hidden_size\": 16, "
+     "\"num_hidden_layers\": 1, \"num_attention_heads\": 65536, \"head_dim\": 65536, "
+     "\"intermediate_size\": 8, \"num_experts\": 4, \"num_experts_per_tok\": 2}",
+     "heads x head_dim (4294967296) == hidden_size (16)"},
+    {"a rope_theta past the float range", "{" QWEN2_BASE ", \"rope_theta\": 1e39}",
+     "\"rope_theta\": 1e+39 is out of range for a float"},
 };
 
 static void check_bad_configs(void)
