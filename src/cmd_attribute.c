@@ -1,7 +1,10 @@
 /* uoe-wb attribute: ranks (layer, expert) by the Eq. 2 gate score of a
  * forget corpus, the first step of UOE. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -99,6 +102,19 @@ static void print_result(const Attribution *a, const ModelConfig *config, const 
     free(experts);
 }
 
+/* A whole decimal integer in [low, high]: "5x", "" and out-of-range values are
+ * refused (atoi took "5x" as 5 and wrapped 4294967297 to 1). */
+static bool parse_integer(const char *text, long low, long high, long *out)
+{
+    char *end;
+    errno = 0;
+    long value = strtol(text, &end, 10);
+    if (end == text || *end != '\0' || errno != 0 || value < low || value > high)
+        return false;
+    *out = value;
+    return true;
+}
+
 int cmd_attribute(int argc, char **argv)
 {
     static const struct option options[] = {
@@ -119,11 +135,26 @@ int cmd_attribute(int argc, char **argv)
         switch (opt) {
         case 'f': forget = optarg; break;
         case 'j': as_json = true; break;
-        case 'n': top = atoi(optarg); break;
-        case 'z': sequences = atoi(optarg); break;
+        case 'n':
+        case 'z': {
+            long value;
+            if (!parse_integer(optarg, opt == 'n' ? 1 : 0, INT_MAX, &value)) {
+                fprintf(stderr, "uoe-wb: attribute: --%s: expected a%s integer, got '%s'\n",
+                        opt == 'n' ? "top" : "sequences", opt == 'n' ? " positive" : " non-negative",
+                        optarg);
+                return EXIT_USAGE;
+            }
+            *(opt == 'n' ? &top : &sequences) = (int)value;
+            break;
+        }
         case 't': tokenizer_path = optarg; break;
         case 'H': halves = true; break;
-        case 's': seed = atol(optarg); break;
+        case 's':
+            if (!parse_integer(optarg, LONG_MIN, LONG_MAX, &seed)) {
+                fprintf(stderr, "uoe-wb: attribute: --seed: expected an integer, got '%s'\n", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'r':
             if (attribution_statistic_parse(optarg, &statistic) < 0)
                 return cli_report_error();
