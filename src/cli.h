@@ -15,6 +15,8 @@ int cmd_attribute(int argc, char **argv);
 int cmd_unlearn(int argc, char **argv);
 int cmd_plot(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+/* The workbench; also bare `uoe-wb` (argc 1). */
+int cmd_tui(int argc, char **argv);
 
 /* Prints "uoe-wb: message" for the most recent error to stderr; returns 1. */
 int cli_report_error(void);

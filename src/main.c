@@ -16,8 +16,11 @@
 #include "error.h"
 
 static const char usage_text[] =
-    "Usage: uoe-wb COMMAND [ARGUMENTS...]\n"
+    "Usage: uoe-wb [COMMAND [ARGUMENTS...]]\n"
     "A workbench for machine unlearning in Mixture-of-Experts language models.\n"
+    "Without a command it opens the interactive workbench on the default model and\n"
+    "world (UOE against its baseline); with standard output not a terminal, it runs\n"
+    "that experiment headless and prints progress lines.\n"
     "\n"
     "Commands:\n"
     "  info MODEL_DIR [--json]      print the architecture, parameter counts and\n"
@@ -47,6 +50,9 @@ static const char usage_text[] =
     "  run SCRIPT.lua [KEY=VALUE...]\n"
     "                               run a Lua experiment script headless (see\n"
     "                               man uoe-wb-lua)\n"
+    "  tui [MODEL_DIR] [OPTIONS]    the interactive workbench: live routing heatmaps,\n"
+    "                               router shift, losses, FE and UT of an unlearning\n"
+    "                               run and its baseline (see tui --help)\n"
     "  plot RUN_DIR [--format png|svg|pdf] [--out DIR]\n"
     "                               render a run's routing heatmaps, router shift, loss\n"
     "                               curves, FE/UT and expert shares through gnuplot;\n"
@@ -93,10 +99,8 @@ int cli_parse_number(const char *option, const char *text, double min, double *o
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fputs(usage_text, stderr);
-        return EXIT_USAGE;
-    }
+    if (argc < 2)
+        return cmd_tui(argc, argv);
     const char *command = argv[1];
     if (strcmp(command, "--help") == 0 || strcmp(command, "-h") == 0) {
         fputs(usage_text, stdout);
@@ -128,6 +132,8 @@ int main(int argc, char **argv)
         return cmd_run(argc - 1, argv + 1);
     if (strcmp(command, "plot") == 0)
         return cmd_plot(argc - 1, argv + 1);
+    if (strcmp(command, "tui") == 0)
+        return cmd_tui(argc - 1, argv + 1);
     fprintf(stderr, "uoe-wb: unknown command '%s'\nTry 'uoe-wb --help' for more information.\n",
             command);
     return EXIT_USAGE;

@@ -151,6 +151,11 @@ int unlearn_run_all(UnlearnRun *run);
 /* One step, with the evaluation and snapshot due after it. Returns 1 while
  * steps remain, 0 after the last, -1 when a non-finite value stopped it. */
 int unlearn_step(UnlearnRun *run);
+/* Between steps: the router anchor weight α (>= 0) and the peak learning
+ * rate (> 0) of the steps to come, the schedule keeping its shape. Each
+ * change is reported as a log line, so every observer sees it. */
+void unlearn_set_anchor_alpha(UnlearnRun *run, float alpha);
+void unlearn_set_learning_rate(UnlearnRun *run, float learning_rate);
 /* Puts the checkpoint the selection rule picked into the model. */
 void unlearn_finish(UnlearnRun *run);
 void unlearn_end(UnlearnRun *run);

@@ -36,8 +36,6 @@ run --version
 check "--version exits 0 with the GNU first line" \
     '[ $status -eq 0 ] && head -n 1 "$work/stdout" | grep -Eq "^uoe-wb [0-9]+\.[0-9]+\.[0-9]+$"'
 
-run
-check "no arguments is a usage error" '[ $status -eq 2 ] && grep -q "Usage:" "$work/stderr"'
 
 run frobnicate
 check "an unknown command is a usage error naming it" \
@@ -201,5 +199,49 @@ check "a missing forget file fails naming it" \
 
 run unlearn "$mcq_model" --world "$world"
 check "unlearn without --out is a usage error" '[ $status -eq 2 ] && grep -q "Usage: uoe-wb unlearn" "$work/stderr"'
+
+run tui "$mcq_model" --world "$world" --out "$work/workbench" --steps 4 --eval-every 2 \
+    --snapshot-every 2 --forget-batch 2 --retain-batch 2 --eval-questions 4
+check "tui with stdout not a terminal runs the run and its baseline headless, with progress lines" \
+    '[ $status -eq 0 ] && [ "$(grep -c "^== " "$work/stdout")" -eq 2 ] && grep -q "^== 1-ga-uoe: ga, trainable set uoe, alpha 1, 4 steps -> $work/workbench/1-ga-uoe$" "$work/stdout" && grep -q "^== 2-ga-all: ga, trainable set all, alpha 0, 4 steps" "$work/stdout" && [ "$(grep -c "^step " "$work/stdout")" -eq 6 ] && [ "$(grep -c "^done: FE" "$work/stdout")" -eq 2 ]'
+check "each run of the workbench writes its own run directory" \
+    '[ -s "$work/workbench/1-ga-uoe/summary.json" ] && [ -s "$work/workbench/2-ga-all/summary.json" ] && grep -q "\"workbench_run\": \"ga-uoe\"" "$work/workbench/1-ga-uoe/config.json"'
+
+run tui "$mcq_model" --world "$world" --out "$work/workbench-npo" --steps 2 --method npo --set top2-layer --no-baseline -q
+check "tui takes the options of unlearn; --no-baseline runs only the one, -q prints nothing" \
+    '[ $status -eq 0 ] && [ ! -s "$work/stdout" ] && [ -s "$work/workbench-npo/1-npo-top2-layer/summary.json" ] && [ ! -e "$work/workbench-npo/2-npo-all" ]'
+
+run tui "$top/lua/experiments/default.lua"
+check "tui with a Lua script says that it is not supported yet" \
+    '[ $status -eq 1 ] && grep -q "Lua scripts do not run in the workbench yet" "$work/stderr"'
+
+run tui "$mcq_model" "$mcq_model"
+check "tui with two models is a usage error" '[ $status -eq 2 ] && grep -q "Usage: uoe-wb tui" "$work/stderr"'
+
+run tui --help
+check "tui --help describes the workbench and its defaults" \
+    '[ $status -eq 0 ] && grep -q "^Usage: uoe-wb tui" "$work/stdout" && grep -q "no-baseline" "$work/stdout"'
+
+run tui "$work/no-such-model" --world "$world"
+check "tui on a missing model fails naming it, before anything runs" \
+    '[ $status -eq 1 ] && grep -q "no-such-model" "$work/stderr"'
+
+# bare uoe-wb, stdout not a terminal: the default experiment, headless, in the
+# current folder; SIGINT after its step-0 evaluation ends it after that step
+mkdir "$work/bare"
+(cd "$work/bare" && exec "$wb" >"$work/stdout" 2>"$work/stderr") &
+bare=$!
+tries=0
+while [ $tries -lt 600 ] && ! grep -q "^step    0  FE" "$work/stdout" && kill -0 $bare 2>/dev/null; do
+    sleep 0.5
+    tries=$((tries + 1))
+done
+kill -INT $bare 2>/dev/null
+wait $bare
+status=$?
+check "bare uoe-wb, stdout not a terminal, runs the default experiment headless with progress lines" \
+    'grep -q "^== 1-ga-uoe: ga, trainable set uoe, alpha 1, 60 steps -> runs/tui-[0-9-]*/1-ga-uoe$" "$work/stdout" && grep -q "^step    0  FE 0\.[0-9]*  UT 0\.[0-9]*" "$work/stdout" && grep -q "^target layer" "$work/stderr"'
+check "SIGINT stops it after the step in progress with status 130 and a summary saying so" \
+    '[ $status -eq 130 ] && grep -q "interrupted (SIGINT) after step [0-9]* of 60" "$work/bare/runs/"tui-*/1-ga-uoe/summary.json'
 
 echo "1..$count"
