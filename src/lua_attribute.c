@@ -4,18 +4,6 @@
 #include "error.h"
 #include "lua_uoe.h"
 
-static void set_number(lua_State *L, const char *key, double value)
-{
-    lua_pushnumber(L, value);
-    lua_setfield(L, -2, key);
-}
-
-static void set_integer(lua_State *L, const char *key, lua_Integer value)
-{
-    lua_pushinteger(L, value);
-    lua_setfield(L, -2, key);
-}
-
 /* uoe.attribute(model, corpus [, {sequences = N}]) -> {layers, experts,
  * sequences, tokens, [1..] = {layer, expert, score, selection_share,
  * prob_mean}}, the records in layer then expert order, MoE layers only;
@@ -36,10 +24,10 @@ static int uoe_attribute(lua_State *L)
         return luaL_error(L, "attribution on %s: %s", corpus->path, error_message());
     const ModelConfig *c = &m->model.config;
     lua_createtable(L, model_config_num_moe_layers(c) * c->num_experts, 4);
-    set_integer(L, "layers", a.num_layers);
-    set_integer(L, "experts", a.num_experts);
-    set_integer(L, "sequences", a.sequences);
-    set_integer(L, "tokens", a.tokens);
+    lua_uoe_set_integer(L, "layers", a.num_layers);
+    lua_uoe_set_integer(L, "experts", a.num_experts);
+    lua_uoe_set_integer(L, "sequences", a.sequences);
+    lua_uoe_set_integer(L, "tokens", a.tokens);
     int record = 1;
     for (int l = 0; l < a.num_layers; l++) {
         if (!c->layer_is_moe[l])
@@ -47,11 +35,11 @@ static int uoe_attribute(lua_State *L)
         for (int e = 0; e < a.num_experts; e++) {
             size_t i = (size_t)l * a.num_experts + e;
             lua_createtable(L, 0, 5);
-            set_integer(L, "layer", l);
-            set_integer(L, "expert", e);
-            set_number(L, "score", a.gate_score[i]);
-            set_number(L, "selection_share", a.selection_share[i]);
-            set_number(L, "prob_mean", a.prob_mean[i]);
+            lua_uoe_set_integer(L, "layer", l);
+            lua_uoe_set_integer(L, "expert", e);
+            lua_uoe_set_number(L, "score", a.gate_score[i]);
+            lua_uoe_set_number(L, "selection_share", a.selection_share[i]);
+            lua_uoe_set_number(L, "prob_mean", a.prob_mean[i]);
             lua_rawseti(L, -2, record++);
         }
     }

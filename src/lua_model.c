@@ -71,12 +71,6 @@ static int model_gc(lua_State *L)
     return 0;
 }
 
-static void set_integer(lua_State *L, const char *key, lua_Integer value)
-{
-    lua_pushinteger(L, value);
-    lua_setfield(L, -2, key);
-}
-
 /* model:info() -> {family, dir, layers, experts, experts_per_token, ...} */
 static int model_info(lua_State *L)
 {
@@ -88,16 +82,16 @@ static int model_info(lua_State *L)
     lua_setfield(L, -2, "family");
     lua_pushstring(L, m->dir);
     lua_setfield(L, -2, "dir");
-    set_integer(L, "vocab_size", c->vocab_size);
-    set_integer(L, "hidden_size", c->hidden_size);
-    set_integer(L, "layers", c->num_layers);
-    set_integer(L, "experts", c->num_experts);
-    set_integer(L, "experts_per_token", c->experts_per_token);
-    set_integer(L, "expert_intermediate", c->expert_intermediate);
-    set_integer(L, "shared_intermediate", c->shared_intermediate);
-    set_integer(L, "max_position_embeddings", c->max_position_embeddings);
-    set_integer(L, "parameters", (lua_Integer)model_param_count(&m->model));
-    set_integer(L, "trainable", (lua_Integer)model_trainable_count(&m->model));
+    lua_uoe_set_integer(L, "vocab_size", c->vocab_size);
+    lua_uoe_set_integer(L, "hidden_size", c->hidden_size);
+    lua_uoe_set_integer(L, "layers", c->num_layers);
+    lua_uoe_set_integer(L, "experts", c->num_experts);
+    lua_uoe_set_integer(L, "experts_per_token", c->experts_per_token);
+    lua_uoe_set_integer(L, "expert_intermediate", c->expert_intermediate);
+    lua_uoe_set_integer(L, "shared_intermediate", c->shared_intermediate);
+    lua_uoe_set_integer(L, "max_position_embeddings", c->max_position_embeddings);
+    lua_uoe_set_integer(L, "parameters", (lua_Integer)model_param_count(&m->model));
+    lua_uoe_set_integer(L, "trainable", (lua_Integer)model_trainable_count(&m->model));
     lua_newtable(L);
     for (int l = 0, i = 1; l < c->num_layers; l++) {
         if (c->layer_is_moe[l]) {

@@ -16,6 +16,7 @@
 #include "lua_run_config.h"
 #include "lua_uoe.h"
 #include "run_dir.h"
+#include "run_setup.h"
 #include "unlearn.h"
 
 /* The run is argument 1 of each method; the observer and the loss reach
@@ -56,18 +57,6 @@ static bool printing(const LuaRun *r)
     return r->context.progress && !r->settings.quiet;
 }
 
-static void set_number(lua_State *L, const char *key, double value)
-{
-    lua_pushnumber(L, value);
-    lua_setfield(L, -2, key);
-}
-
-static void set_integer(lua_State *L, const char *key, lua_Integer value)
-{
-    lua_pushinteger(L, value);
-    lua_setfield(L, -2, key);
-}
-
 /* Calls the run's callback `name`, when it has one, with the value on top
  * of the stack and the run; pops the value. A failure waits in ERROR_SLOT,
  * and later callbacks are skipped until it is raised. */
@@ -93,13 +82,13 @@ static void call_back(LuaRun *r, const char *name)
 static void push_eval(lua_State *L, const UnlearnEval *e)
 {
     lua_createtable(L, 0, 7);
-    set_integer(L, "step", e->step);
-    set_number(L, "fe", e->fe);
-    set_number(L, "fe_norm", e->fe_norm);
-    set_number(L, "ut", e->ut);
-    set_number(L, "ut_norm", e->ut_norm);
-    set_number(L, "forget_nll", e->forget_nll);
-    set_number(L, "retain_nll", e->retain_nll);
+    lua_uoe_set_integer(L, "step", e->step);
+    lua_uoe_set_number(L, "fe", e->fe);
+    lua_uoe_set_number(L, "fe_norm", e->fe_norm);
+    lua_uoe_set_number(L, "ut", e->ut);
+    lua_uoe_set_number(L, "ut_norm", e->ut_norm);
+    lua_uoe_set_number(L, "forget_nll", e->forget_nll);
+    lua_uoe_set_number(L, "retain_nll", e->retain_nll);
 }
 
 static void observe_start(void *ctx, const UnlearnRun *run)
@@ -112,14 +101,14 @@ static void observe_step(void *ctx, const UnlearnStep *s)
     LuaRun *r = ctx;
     run_dir_on_step(&r->dir, s);
     lua_createtable(r->L, 0, 8);
-    set_integer(r->L, "step", s->step);
-    set_number(r->L, "loss", s->loss);
-    set_number(r->L, "forget_term", s->forget_term);
-    set_number(r->L, "retain_term", s->retain_term);
-    set_number(r->L, "anchor_term", s->anchor_term);
-    set_number(r->L, "grad_norm", s->grad_norm);
-    set_number(r->L, "learning_rate", s->learning_rate);
-    set_number(r->L, "seconds", s->seconds);
+    lua_uoe_set_integer(r->L, "step", s->step);
+    lua_uoe_set_number(r->L, "loss", s->loss);
+    lua_uoe_set_number(r->L, "forget_term", s->forget_term);
+    lua_uoe_set_number(r->L, "retain_term", s->retain_term);
+    lua_uoe_set_number(r->L, "anchor_term", s->anchor_term);
+    lua_uoe_set_number(r->L, "grad_norm", s->grad_norm);
+    lua_uoe_set_number(r->L, "learning_rate", s->learning_rate);
+    lua_uoe_set_number(r->L, "seconds", s->seconds);
     call_back(r, "on_step");
 }
 
@@ -127,11 +116,8 @@ static void observe_eval(void *ctx, const UnlearnEval *e)
 {
     LuaRun *r = ctx;
     run_dir_on_eval(&r->dir, e);
-    if (printing(r)) {
-        printf("step %4d  FE %.4f  UT %.4f  forget-nll %.4f  retain-nll %.4f\n", e->step, e->fe,
-               e->ut, e->forget_nll, e->retain_nll);
-        fflush(stdout);
-    }
+    if (printing(r))
+        run_setup_print_eval(stdout, e);
     push_eval(r->L, e);
     call_back(r, "on_eval");
 }
@@ -141,15 +127,15 @@ static void observe_snapshot(void *ctx, const UnlearnSnapshot *s)
     LuaRun *r = ctx;
     run_dir_on_snapshot(&r->dir, s);
     lua_createtable(r->L, 0, 9);
-    set_integer(r->L, "step", s->step);
-    set_number(r->L, "forget_token_overlap", s->forget_token_overlap);
-    set_number(r->L, "forget_set_overlap", s->forget_set_overlap);
-    set_number(r->L, "retain_token_overlap", s->retain_token_overlap);
-    set_number(r->L, "retain_set_overlap", s->retain_set_overlap);
-    set_integer(r->L, "target_layer", s->target_layer);
-    set_integer(r->L, "target_expert", s->target_expert);
-    set_integer(r->L, "target_rank", s->target_rank);
-    set_number(r->L, "target_prob", s->target_prob);
+    lua_uoe_set_integer(r->L, "step", s->step);
+    lua_uoe_set_number(r->L, "forget_token_overlap", s->forget_token_overlap);
+    lua_uoe_set_number(r->L, "forget_set_overlap", s->forget_set_overlap);
+    lua_uoe_set_number(r->L, "retain_token_overlap", s->retain_token_overlap);
+    lua_uoe_set_number(r->L, "retain_set_overlap", s->retain_set_overlap);
+    lua_uoe_set_integer(r->L, "target_layer", s->target_layer);
+    lua_uoe_set_integer(r->L, "target_expert", s->target_expert);
+    lua_uoe_set_integer(r->L, "target_rank", s->target_rank);
+    lua_uoe_set_number(r->L, "target_prob", s->target_prob);
     call_back(r, "on_snapshot");
 }
 
@@ -341,10 +327,8 @@ static void one_step(lua_State *L, LuaRun *r)
         unlearn_finish(&r->run);
         r->in_step = false;
         if (printing(r))
-            printf("done: FE %.4f  UT %.4f (step %d)  forget token overlap %.4f  tunable %.4f%%\n",
-                   r->run.selected_eval.fe, r->run.selected_eval.ut, r->run.selected_eval.step,
-                   r->run.last_forget_overlap, 100.0 * r->run.selection.fraction);
-        fflush(stdout);
+            run_setup_print_done(stdout, &r->run.selected_eval, r->run.last_forget_overlap,
+                                 r->run.selection.fraction);
         end_rc = end_run(r, RUN_FINISHED, NULL, true);
     } else if (r->stop_requested) {
         stop_now(L, r);
@@ -466,21 +450,21 @@ static int run_summary(lua_State *L)
     lua_setfield(L, -2, "state");
     lua_pushstring(L, r->settings.out);
     lua_setfield(L, -2, "out");
-    set_integer(L, "steps", r->settings.config.steps);
-    set_integer(L, "step", run->step);
+    lua_uoe_set_integer(L, "steps", r->settings.config.steps);
+    lua_uoe_set_integer(L, "step", run->step);
     if (!has_record(r))
         return 1;
-    set_number(L, "fe", run->selected_eval.fe);
-    set_number(L, "ut", run->selected_eval.ut);
-    set_integer(L, "selected_step", run->selected_eval.step);
+    lua_uoe_set_number(L, "fe", run->selected_eval.fe);
+    lua_uoe_set_number(L, "ut", run->selected_eval.ut);
+    lua_uoe_set_integer(L, "selected_step", run->selected_eval.step);
     push_eval(L, &run->first_eval);
     lua_setfield(L, -2, "first");
     push_eval(L, &run->last_eval);
     lua_setfield(L, -2, "last");
-    set_integer(L, "target_layer", run->target_layer);
-    set_integer(L, "target_expert", run->target_expert);
-    set_number(L, "tunable_fraction", run->selection.fraction);
-    set_number(L, "mean_forget_token_overlap", run->last_forget_overlap);
+    lua_uoe_set_integer(L, "target_layer", run->target_layer);
+    lua_uoe_set_integer(L, "target_expert", run->target_expert);
+    lua_uoe_set_number(L, "tunable_fraction", run->selection.fraction);
+    lua_uoe_set_number(L, "mean_forget_token_overlap", run->last_forget_overlap);
     if (run->stop_reason[0]) {
         lua_pushstring(L, run->stop_reason);
         lua_setfield(L, -2, "stopped");
@@ -500,8 +484,8 @@ static int run_targets(lua_State *L)
     lua_createtable(L, s->count, 0);
     for (int i = 0; i < s->count; i++) {
         lua_createtable(L, 0, 2);
-        set_integer(L, "layer", s->layers[i]);
-        set_integer(L, "expert", s->experts[i]);
+        lua_uoe_set_integer(L, "layer", s->layers[i]);
+        lua_uoe_set_integer(L, "expert", s->experts[i]);
         lua_rawseti(L, -2, i + 1);
     }
     return 1;

@@ -25,6 +25,18 @@ LuaUoeContext lua_uoe_context(lua_State *L)
     return context ? *context : (LuaUoeContext){0};
 }
 
+void lua_uoe_set_number(lua_State *L, const char *key, double value)
+{
+    lua_pushnumber(L, value);
+    lua_setfield(L, -2, key);
+}
+
+void lua_uoe_set_integer(lua_State *L, const char *key, lua_Integer value)
+{
+    lua_pushinteger(L, value);
+    lua_setfield(L, -2, key);
+}
+
 void lua_uoe_check_interrupt(lua_State *L)
 {
     LuaUoeContext context = lua_uoe_context(L);

@@ -60,6 +60,9 @@ bool lua_uoe_opt_number(lua_State *L, int arg, const char *key, double min, doub
 bool lua_uoe_opt_boolean(lua_State *L, int arg, const char *key, bool *out);
 /* The string stays valid while the table holds it. */
 bool lua_uoe_opt_string(lua_State *L, int arg, const char *key, const char **out);
+/* Sets t[key] = value in the table on top of the stack. */
+void lua_uoe_set_number(lua_State *L, const char *key, double value);
+void lua_uoe_set_integer(lua_State *L, const char *key, lua_Integer value);
 /* Raises the engine's recorded error (error.h) as a Lua error. */
 int lua_uoe_engine_error(lua_State *L);
 /* The message handler of every protected call: adds a traceback, as lua.c's
