@@ -24,7 +24,8 @@
 #define RUN_SELF 1
 /* User values of the run userdata. */
 enum {
-    VALUES_SLOT = 1, /* {model, on_step, on_eval, on_snapshot, on_log, loss} */
+    VALUES_SLOT = 1, /* {model, on_step, on_eval, on_snapshot, on_log, lr, alpha,
+                      *  forget_loss, retain_loss} */
     ERROR_SLOT = 2,  /* a callback's traced error, waiting to be raised */
 };
 
@@ -100,7 +101,7 @@ static void observe_step(void *ctx, const UnlearnStep *s)
 {
     LuaRun *r = ctx;
     run_dir_on_step(&r->dir, s);
-    lua_createtable(r->L, 0, 8);
+    lua_createtable(r->L, 0, 9);
     lua_uoe_set_integer(r->L, "step", s->step);
     lua_uoe_set_number(r->L, "loss", s->loss);
     lua_uoe_set_number(r->L, "forget_term", s->forget_term);
@@ -108,6 +109,7 @@ static void observe_step(void *ctx, const UnlearnStep *s)
     lua_uoe_set_number(r->L, "anchor_term", s->anchor_term);
     lua_uoe_set_number(r->L, "grad_norm", s->grad_norm);
     lua_uoe_set_number(r->L, "learning_rate", s->learning_rate);
+    lua_uoe_set_number(r->L, "anchor_alpha", s->anchor_alpha);
     lua_uoe_set_number(r->L, "seconds", s->seconds);
     call_back(r, "on_step");
 }
@@ -148,27 +150,71 @@ static void observe_log(void *ctx, const char *line)
     call_back(r, "on_log");
 }
 
-/* The engine's hook for a Lua loss (UnlearnCustomLoss). */
-static int forget_loss(void *ctx, const SequenceBatch *batch, const double *seq_nll,
-                       const double *ref_seq_nll, double *value, double *row_gradient)
+/* Pushes the run's Lua value `name` (a loss or schedule function), marks
+ * the model busy and returns the stack top below it, or -1 when a callback
+ * already failed. */
+static int hook_enter(LuaRun *r, const char *name)
 {
-    LuaRun *r = ctx;
-    lua_State *L = r->L;
     if (r->callback_failed)
-        return error_set("a callback failed");
-    int top = lua_gettop(L);
-    lua_getiuservalue(L, RUN_SELF, VALUES_SLOT);
-    lua_getfield(L, -1, "loss");
+        return -1;
+    int top = lua_gettop(r->L);
+    lua_getiuservalue(r->L, RUN_SELF, VALUES_SLOT);
+    lua_getfield(r->L, -1, name);
     r->model->in_step = true;
-    int rc = lua_loss_call(L, top + 2, r->run.step + 1, batch, seq_nll, ref_seq_nll, value,
-                           row_gradient);
+    return top;
+}
+
+/* Keeps a failed hook's message for the method to raise; returns rc. */
+static int hook_leave(LuaRun *r, int top, int rc, const char *what)
+{
     r->model->in_step = false;
     if (rc < 0) {
-        lua_setiuservalue(L, RUN_SELF, ERROR_SLOT);
+        lua_setiuservalue(r->L, RUN_SELF, ERROR_SLOT);
         r->callback_failed = true;
     }
-    lua_settop(L, top);
-    return rc < 0 ? error_set("the Lua loss failed") : 0;
+    lua_settop(r->L, top);
+    return rc < 0 ? error_set("the Lua %s failed", what) : 0;
+}
+
+/* The engine's hooks for a Lua loss (UnlearnCustomLoss). */
+static int forget_loss(void *ctx, const CustomForgetInput *in, CustomForgetOutput *out)
+{
+    LuaRun *r = ctx;
+    int top = hook_enter(r, "forget_loss");
+    if (top < 0)
+        return error_set("a callback failed");
+    int rc = lua_loss_forget_call(r->L, top + 2, r->run.step + 1, in, out);
+    return hook_leave(r, top, rc, "loss");
+}
+
+static int retain_loss(void *ctx, const CustomRetainInput *in, CustomRetainOutput *out)
+{
+    LuaRun *r = ctx;
+    int top = hook_enter(r, "retain_loss");
+    if (top < 0)
+        return error_set("a callback failed");
+    int rc = lua_loss_retain_call(r->L, top + 2, r->run.step + 1, in, out);
+    return hook_leave(r, top, rc, "loss");
+}
+
+/* The engine's hooks for Lua schedules (UnlearnStepSchedule). */
+static int schedule(LuaRun *r, const char *key, int step, float *value)
+{
+    int top = hook_enter(r, key);
+    if (top < 0)
+        return error_set("a callback failed");
+    int rc = lua_schedule_call(r->L, top + 2, step, key, value);
+    return hook_leave(r, top, rc, "schedule");
+}
+
+static int learning_rate_schedule(void *ctx, int step, float *value)
+{
+    return schedule(ctx, "lr", step, value);
+}
+
+static int alpha_schedule(void *ctx, int step, float *value)
+{
+    return schedule(ctx, "alpha", step, value);
 }
 
 /* Raises the error a callback left, if any. */
@@ -261,8 +307,13 @@ static void begin(lua_State *L, LuaRun *r)
     }
     if (rc == 0) {
         UnlearnConfig config = r->settings.config;
-        if (r->settings.loss_name)
-            config.custom_loss = (UnlearnCustomLoss){.ctx = r, .forget_term = forget_loss};
+        const LuaRunSettings *set = &r->settings;
+        config.custom_loss = (UnlearnCustomLoss){.ctx = r,
+                                                 .forget = set->forget_loss ? forget_loss : NULL,
+                                                 .retain = set->retain_loss ? retain_loss : NULL};
+        config.step_schedule = (UnlearnStepSchedule){
+            .ctx = r, .learning_rate = set->lr_function ? learning_rate_schedule : NULL,
+            .anchor_alpha = set->alpha_function ? alpha_schedule : NULL};
         UnlearnObserver observer = {.ctx = r, .on_start = observe_start, .on_step = observe_step,
                                     .on_eval = observe_eval, .on_snapshot = observe_snapshot,
                                     .on_log = observe_log};
@@ -525,7 +576,8 @@ static int run_gc(lua_State *L)
 /* uoe.run{model = ..., out = ..., world = ..., ...} -> run (ready) */
 static int uoe_run(lua_State *L)
 {
-    static const char *const lua_values[] = {"model", "on_step", "on_eval", "on_snapshot", "on_log"};
+    static const char *const lua_values[] = {"model", "on_step", "on_eval", "on_snapshot",
+                                             "on_log", "lr", "alpha"};
     lua_uoe_check_arity(L, 1);
     luaL_checktype(L, 1, LUA_TTABLE);
     LuaRun *r = lua_newuserdatauv(L, sizeof *r, 2);
@@ -534,16 +586,18 @@ static int uoe_run(lua_State *L)
     luaL_setmetatable(L, LUA_UOE_RUN);
     lua_run_settings_read(L, 1, &r->settings);
     r->context = lua_uoe_context(L);
-    lua_createtable(L, 0, 6);
-    for (int i = 0; i < 5; i++) {
+    lua_createtable(L, 0, 9);
+    for (int i = 0; i < 7; i++) {
         lua_getfield(L, 1, lua_values[i]);
         lua_setfield(L, -2, lua_values[i]);
     }
     if (lua_getfield(L, 1, "loss") == LUA_TTABLE) {
+        lua_getfield(L, -1, "retain");
+        lua_setfield(L, -3, "retain_loss");
         lua_getfield(L, -1, "forget");
         lua_remove(L, -2);
     }
-    lua_setfield(L, -2, "loss");
+    lua_setfield(L, -2, "forget_loss");
     lua_getfield(L, -1, "model");
     r->model = lua_touserdata(L, -1);
     lua_pop(L, 1);

@@ -50,11 +50,21 @@ static const struct {
     {"fe_target", offsetof(UnlearnConfig, fe_target), FIELD_DOUBLE, 0},
 };
 
+/* Whether the key holds a function (lr and alpha may: a schedule). */
+static bool is_function(lua_State *L, int arg, const char *key)
+{
+    bool function = lua_getfield(L, arg, key) == LUA_TFUNCTION;
+    lua_pop(L, 1);
+    return function;
+}
+
 static void read_numbers(lua_State *L, int arg, UnlearnConfig *c)
 {
     for (size_t i = 0; i < sizeof numeric_keys / sizeof numeric_keys[0]; i++) {
         char *field = (char *)c + numeric_keys[i].offset;
         const char *key = numeric_keys[i].key;
+        if ((strcmp(key, "lr") == 0 || strcmp(key, "alpha") == 0) && is_function(L, arg, key))
+            continue;
         if (numeric_keys[i].type == FIELD_INT) {
             lua_Integer value;
             if (lua_uoe_opt_integer(L, arg, key, (lua_Integer)numeric_keys[i].min, &value)) {
@@ -220,21 +230,30 @@ static void check_values(lua_State *L, int arg, LuaRunSettings *s)
     int type = lua_getfield(L, arg, "loss");
     if (type == LUA_TFUNCTION) {
         s->loss_name = xstrdup("lua");
+        s->forget_loss = true;
     } else if (type == LUA_TTABLE) {
-        if (lua_getfield(L, -1, "forget") != LUA_TFUNCTION)
-            luaL_argerror(L, arg, lua_pushfstring(L, "key 'loss': loss.forget: function expected, "
-                                                  "got %s", luaL_typename(L, -1)));
-        lua_getfield(L, -2, "name");
-        lua_getfield(L, -3, "reduction");
+        int forget = lua_getfield(L, -1, "forget"), retain = lua_getfield(L, -2, "retain");
+        if ((forget != LUA_TNIL && forget != LUA_TFUNCTION) ||
+            (retain != LUA_TNIL && retain != LUA_TFUNCTION) ||
+            (forget == LUA_TNIL && retain == LUA_TNIL))
+            luaL_argerror(L, arg, lua_pushfstring(L, "key 'loss': loss.forget or loss.retain: "
+                                                  "function expected, got %s and %s",
+                                                  luaL_typename(L, -2), luaL_typename(L, -1)));
+        s->forget_loss = forget == LUA_TFUNCTION;
+        s->retain_loss = retain == LUA_TFUNCTION;
+        lua_getfield(L, -3, "name");
+        lua_getfield(L, -4, "reduction");
         s->loss_name = xstrdup(lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "lua");
         if (lua_type(L, -1) == LUA_TSTRING)
             s->loss_reduction = xstrdup(lua_tostring(L, -1));
-        lua_pop(L, 3);
+        lua_pop(L, 4);
     } else if (type != LUA_TNIL) {
         luaL_argerror(L, arg, lua_pushfstring(L, "key 'loss': function or table expected, got %s",
                                               luaL_typename(L, -1)));
     }
     lua_pop(L, 1);
+    s->lr_function = is_function(L, arg, "lr");
+    s->alpha_function = is_function(L, arg, "alpha");
 }
 
 static char *world_file(const char *world, const char *name)
@@ -284,9 +303,11 @@ void lua_run_settings_read(lua_State *L, int arg, LuaRunSettings *s)
     lua_uoe_opt_boolean(L, arg, "save_model", &s->save_model);
     lua_uoe_opt_boolean(L, arg, "quiet", &s->quiet);
     read_data(L, arg, s);
-    if (s->loss_name && s->config.method == METHOD_RMU)
-        luaL_argerror(L, arg, "key 'loss': a Lua loss replaces a token-NLL method's forget term; "
-                              "rmu has none (use ga, graddiff, npo or simnpo)");
+    UnlearnMethod method = s->config.method;
+    if (s->retain_loss && (method == METHOD_GA || method == METHOD_RMU))
+        luaL_argerror(L, arg, lua_pushfstring(L, "key 'loss': loss.retain replaces a token-NLL "
+                                              "retain term; %s has none (use graddiff, npo or "
+                                              "simnpo)", unlearn_method_name(method)));
 }
 
 void lua_run_settings_free(LuaRunSettings *s)

@@ -20,7 +20,7 @@
 #include "npy.h"
 #include "dataset.h"
 #include "tokenizer.h"
-#include "unlearn_loss.h"
+#include "unlearn.h"
 
 /* Metatable names: luaL_checkudata reports these in type errors. */
 #define LUA_UOE_MODEL "uoe.Model"
@@ -122,12 +122,19 @@ typedef struct {
 LuaCorpus *lua_corpus_check(lua_State *L, int arg);
 LuaMcq *lua_mcq_check(lua_State *L, int arg);
 
-/* Calls the Lua loss at stack index `function` on one forget batch, with its
- * rows' summed NLL now and under the reference, seq_nll and ref_seq_nll (B).
- * Returns 0 with *value and row_gradient (B) filled, or -1 with the error
- * message on top of the stack. Never raises: it runs inside a step. */
-int lua_loss_call(lua_State *L, int function, int step, const SequenceBatch *batch,
-                  const double *seq_nll, const double *ref_seq_nll, double *value,
-                  double *row_gradient);
+/* Call the Lua loss function at stack index `function` on one batch of the
+ * step `step` (lua_loss.c): a forget loss on the rows' NLL and the named
+ * terms, a retain loss on the tokens' NLL and target hits (unlearn.h says
+ * what goes in and out). Each returns 0 with out filled, or -1 with the error
+ * message on top of the stack. Never raises: they run inside a step. */
+int lua_loss_forget_call(lua_State *L, int function, int step, const CustomForgetInput *in,
+                         CustomForgetOutput *out);
+int lua_loss_retain_call(lua_State *L, int function, int step, const CustomRetainInput *in,
+                         CustomRetainOutput *out);
+
+/* Calls the schedule function at stack index `function` with the step
+ * (lua_schedule.c): 0 with *value, or -1 with the error message on top of
+ * the stack. Never raises. `what` names the value in messages. */
+int lua_schedule_call(lua_State *L, int function, int step, const char *what, float *value);
 
 #endif

@@ -122,6 +122,11 @@ static json_t *config_json(const RunDir *dir, const UnlearnRun *run)
                                  "schedule", c->schedule == SCHEDULE_CONSTANT ? "constant" : "cosine",
                                  "warmup_steps", c->warmup_steps, "weight_decay", c->weight_decay,
                                  "max_grad_norm", c->max_grad_norm);
+    /* A schedule function of the step replaces alpha, or the learning rate and
+     * its schedule; each step's value is in metrics.jsonl. */
+    json_object_set_new(anchor, "alpha_by_step", json_boolean(c->step_schedule.anchor_alpha));
+    json_object_set_new(schedule, "learning_rate_by_step",
+                        json_boolean(c->step_schedule.learning_rate));
     json_t *selection = json_pack("{s:s, s:f}", "rule",
                                   c->selection == SELECT_FINAL ? "final" : "best-ut",
                                   "fe_target", c->fe_target);
@@ -165,10 +170,11 @@ void run_dir_on_step(void *ctx, const UnlearnStep *s)
     RunDir *dir = ctx;
     dir->step_seconds += s->seconds;
     dir->steps++;
-    append_metrics(dir, json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "type", "step",
-                                  "step", s->step, "loss", s->loss, "forget_term", s->forget_term,
-                                  "retain_term", s->retain_term, "anchor_term", s->anchor_term,
-                                  "grad_norm", s->grad_norm, "learning_rate", (double)s->learning_rate,
+    append_metrics(dir, json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "type",
+                                  "step", "step", s->step, "loss", s->loss, "forget_term",
+                                  s->forget_term, "retain_term", s->retain_term, "anchor_term",
+                                  s->anchor_term, "grad_norm", s->grad_norm, "learning_rate",
+                                  (double)s->learning_rate, "anchor_alpha", (double)s->anchor_alpha,
                                   "seconds", s->seconds));
 }
 

@@ -305,24 +305,59 @@ static float learning_rate_at(const UnlearnConfig *c, int step)
     return c->learning_rate * (float)(0.5 * (1.0 + cos(M_PI * fmin(progress, 1.0))));
 }
 
-/* A custom forget term: the caller's loss of the rows' summed NLL, with its
- * per-row gradient spread onto the tokens. */
-static int custom_forget_term(UnlearnRun *run, const SequenceBatch *b, const double *reference,
-                              double *value)
+static void scale_floats(float *values, size_t count, float factor)
 {
-    const UnlearnCustomLoss *loss = &run->config.custom_loss;
-    double *seq = xmalloc((size_t)b->B * sizeof(double)), *d_row = xmalloc((size_t)b->B * sizeof(double));
-    sequence_nll(run->model, b, seq);
-    int rc = loss->forget_term(loss->ctx, b, seq, reference, value, d_row);
-    if (rc == 0)
-        spread_row_gradient(run->model, b, d_row, run->state->d_token_nll);
+    for (size_t i = 0; i < count; i++)
+        values[i] *= factor;
+}
+
+/* A custom forget loss: the named terms are measured unweighted, the loss
+ * chooses its value, row coefficients and weights, and the gradient buffers
+ * are scaled to match. */
+static int custom_forget_term(UnlearnRun *run, const SequenceBatch *b, const double *reference,
+                              float alpha, UnlearnStep *out, LossGradient *g)
+{
+    UnlearnState *s = run->state;
+    const UnlearnConfig *c = &run->config;
+    Model *m = run->model;
+    size_t N = (size_t)b->B * b->T;
+    double *seq = xmalloc((size_t)b->B * sizeof(double));
+    double *d_row = xcalloc((size_t)b->B, sizeof(double));
+    sequence_nll(m, b, seq);
+    CustomForgetInput in = {.batch = b, .seq_nll = seq, .ref_seq_nll = reference, .rmu = NAN};
+    in.anchor = router_anchor_term(m, b, run->target_layer, run->target_expert, c->anchor_scale,
+                                   1.0f, s->d_router_probs);
+    if (c->rmu_layer >= run->prefix_layer) /* below it the stream is not recomputed */
+        in.rmu = activation_mse_term(m, b, c->rmu_layer, s->control, 0, 1.0f, s->d_hidden);
+    CustomForgetOutput o = {.row_gradient = d_row, .anchor_weight = NAN, .rmu_weight = NAN};
+    int rc = c->custom_loss.forget(c->custom_loss.ctx, &in, &o);
+    if (rc == 0) {
+        out->forget_term = o.value;
+        if (o.row_gradient_given) {
+            spread_row_gradient(m, b, d_row, s->d_token_nll);
+            g->d_token_nll = s->d_token_nll;
+        }
+        out->anchor_alpha = isnan(o.anchor_weight) ? alpha : (float)o.anchor_weight;
+        if (out->anchor_alpha != 0.0f) {
+            out->anchor_term = out->anchor_alpha * in.anchor;
+            scale_floats(s->d_router_probs, N * m->config.num_experts, out->anchor_alpha);
+            g->router_layer = run->target_layer;
+            g->d_router_probs = s->d_router_probs;
+        }
+        if (!isnan(o.rmu_weight) && o.rmu_weight != 0.0 && !isnan(in.rmu)) {
+            out->forget_term += o.rmu_weight * in.rmu;
+            scale_floats(s->d_hidden, N * m->config.hidden_size, (float)o.rmu_weight);
+            g->hidden_layer = c->rmu_layer;
+            g->d_hidden = s->d_hidden;
+        }
+    }
     free(seq);
     free(d_row);
     return rc;
 }
 
 /* The forget side: the method's term and the anchor, then backward. */
-static int forget_side(UnlearnRun *run, UnlearnStep *out)
+static int forget_side(UnlearnRun *run, float alpha, UnlearnStep *out)
 {
     UnlearnState *s = run->state;
     const UnlearnConfig *c = &run->config;
@@ -331,48 +366,50 @@ static int forget_side(UnlearnRun *run, UnlearnStep *out)
     fill_batch(run, &s->forget, indices, c->forget_batch);
     SequenceBatch *b = &s->forget.batch;
     double *reference = NULL;
-    bool custom = c->custom_loss.forget_term != NULL;
+    bool custom = c->custom_loss.forget != NULL;
     if (c->method == METHOD_NPO || custom) {
         reference = xmalloc((size_t)b->B * sizeof(double));
         reference_sequence_nll(run, indices, reference);
     }
     forward_batch(run, &s->forget, indices);
     LossGradient g = {.router_layer = -1, .hidden_layer = -1};
+    out->anchor_alpha = alpha;
     if (custom) {
-        if (custom_forget_term(run, b, reference, &out->forget_term) < 0) {
-            free(reference);
+        int rc = custom_forget_term(run, b, reference, alpha, out, &g);
+        free(reference);
+        if (rc < 0)
             return -1;
+    } else {
+        switch (c->method) {
+        case METHOD_GA:
+        case METHOD_GRADDIFF:
+            out->forget_term = nll_term(m, -1.0f, s->d_token_nll);
+            g.d_token_nll = s->d_token_nll;
+            break;
+        case METHOD_NPO:
+            out->forget_term = npo_term(m, b, reference, c->npo_beta, s->d_token_nll);
+            g.d_token_nll = s->d_token_nll;
+            break;
+        case METHOD_SIMNPO:
+            out->forget_term = simnpo_term(m, b, c->simnpo_beta, c->simnpo_delta, s->d_token_nll);
+            g.d_token_nll = s->d_token_nll;
+            break;
+        case METHOD_RMU:
+            out->forget_term = activation_mse_term(m, b, c->rmu_layer, s->control, 0, 1.0f, s->d_hidden);
+            g.hidden_layer = c->rmu_layer;
+            g.d_hidden = s->d_hidden;
+            break;
         }
-        g.d_token_nll = s->d_token_nll;
-    } else switch (c->method) {
-    case METHOD_GA:
-    case METHOD_GRADDIFF:
-        out->forget_term = nll_term(m, -1.0f, s->d_token_nll);
-        g.d_token_nll = s->d_token_nll;
-        break;
-    case METHOD_NPO:
-        out->forget_term = npo_term(m, b, reference, c->npo_beta, s->d_token_nll);
-        g.d_token_nll = s->d_token_nll;
-        break;
-    case METHOD_SIMNPO:
-        out->forget_term = simnpo_term(m, b, c->simnpo_beta, c->simnpo_delta, s->d_token_nll);
-        g.d_token_nll = s->d_token_nll;
-        break;
-    case METHOD_RMU:
-        out->forget_term = activation_mse_term(m, b, c->rmu_layer, s->control, 0, 1.0f, s->d_hidden);
-        g.hidden_layer = c->rmu_layer;
-        g.d_hidden = s->d_hidden;
-        break;
-    }
-    free(reference);
-    if (c->anchor_alpha > 0.0f) {
-        out->anchor_term = router_anchor_term(m, b, run->target_layer, run->target_expert,
-                                              c->anchor_scale, c->anchor_alpha, s->d_router_probs);
-        g.router_layer = run->target_layer;
-        g.d_router_probs = s->d_router_probs;
+        free(reference);
+        if (alpha > 0.0f) {
+            out->anchor_term = router_anchor_term(m, b, run->target_layer, run->target_expert,
+                                                  c->anchor_scale, alpha, s->d_router_probs);
+            g.router_layer = run->target_layer;
+            g.d_router_probs = s->d_router_probs;
+        }
     }
     char what[64];
-    snprintf(what, sizeof what, "forget term (%s)", unlearn_method_name(c->method));
+    snprintf(what, sizeof what, "forget term (%s)", custom ? "custom loss" : unlearn_method_name(c->method));
     if (stop_if_not_finite(run, out->forget_term, what) ||
         stop_if_not_finite(run, out->anchor_term, "router anchor term"))
         return -1;
@@ -380,7 +417,45 @@ static int forget_side(UnlearnRun *run, UnlearnStep *out)
     return 0;
 }
 
-/* The retain side: λ·NLL, or RMU's α_r·‖h − h_ref‖², then backward. */
+/* (N) whether each real token's top-k at the target layer holds the target. */
+static void mark_target_hits(const UnlearnRun *run, const SequenceBatch *b, unsigned char *hit)
+{
+    const Model *m = run->model;
+    int K = m->config.experts_per_token, N = b->B * b->T;
+    const int *topk = m->acts.layer[run->target_layer].topk_index;
+    for (int n = 0; n < N; n++) {
+        hit[n] = 0;
+        for (int k = 0; k < K && sequence_batch_is_real(b, n); k++)
+            hit[n] |= topk[(size_t)n * K + k] == run->target_expert;
+    }
+}
+
+/* A custom retain loss on the batch just run forward. */
+static int custom_retain_term(UnlearnRun *run, const SequenceBatch *b, UnlearnStep *out,
+                              LossGradient *g)
+{
+    UnlearnState *s = run->state;
+    const UnlearnConfig *c = &run->config;
+    const ModelConfig *mc = &run->model->config;
+    int N = b->B * b->T;
+    unsigned char *hit = xmalloc((size_t)N);
+    mark_target_hits(run, b, hit);
+    double share = run->attribution.selection_share[(size_t)run->target_layer * mc->num_experts +
+                                                    run->target_expert];
+    CustomRetainInput in = {.batch = b, .token_nll = run->model->acts.token_nll, .target_hit = hit,
+                            .forget_target_rate = share * mc->experts_per_token,
+                            .retain_weight = c->retain_weight};
+    memset(s->d_token_nll, 0, (size_t)N * sizeof(float));
+    CustomRetainOutput o = {.token_gradient = s->d_token_nll};
+    int rc = c->custom_loss.retain(c->custom_loss.ctx, &in, &o);
+    free(hit);
+    out->retain_term = o.value;
+    g->d_token_nll = s->d_token_nll;
+    return rc;
+}
+
+/* The retain side: λ·NLL (or a custom retain loss), or RMU's α_r·‖h − h_ref‖²,
+ * then backward. */
 static int retain_side(UnlearnRun *run, UnlearnStep *out)
 {
     UnlearnState *s = run->state;
@@ -404,6 +479,10 @@ static int retain_side(UnlearnRun *run, UnlearnStep *out)
                                                c->retain_weight, s->d_hidden);
         g.hidden_layer = c->rmu_layer;
         g.d_hidden = s->d_hidden;
+    } else if (c->custom_loss.retain) {
+        forward_batch(run, &s->retain, indices);
+        if (custom_retain_term(run, b, out, &g) < 0)
+            return -1;
     } else {
         forward_batch(run, &s->retain, indices);
         out->retain_term = nll_term(m, c->retain_weight, s->d_token_nll);
@@ -530,8 +609,9 @@ static int check_config(const UnlearnConfig *c, const ModelConfig *mc)
                          mc->num_layers - 1);
     if (c->probe_sequences < 1)
         return error_set("a probe needs at least one sequence");
-    if (c->custom_loss.forget_term && c->method == METHOD_RMU)
-        return error_set("a custom forget loss replaces a token-NLL method's term; rmu has none");
+    if (c->custom_loss.retain && (c->method == METHOD_GA || c->method == METHOD_RMU))
+        return error_set("a custom retain loss replaces a token-NLL retain term; %s has none",
+                         unlearn_method_name(c->method));
     return 0;
 }
 
@@ -579,7 +659,7 @@ int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
     if (trainable_set_apply(model, &c->trainable, &run->attribution, &run->selection) < 0)
         return -1;
     choose_target(run);
-    if (c->method == METHOD_RMU && c->rmu_layer < 0)
+    if ((c->method == METHOD_RMU || c->custom_loss.forget) && c->rmu_layer < 0)
         c->rmu_layer = run->target_layer;
 
     int lowest = model_lowest_trainable_layer(model);
@@ -614,6 +694,20 @@ int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
     return 0;
 }
 
+/* A value of the step schedule: the function's, checked, when there is one. */
+static int scheduled_value(UnlearnRun *run, int (*function)(void *, int, float *), const char *what,
+                           float *value)
+{
+    if (!function)
+        return 0;
+    if (function(run->config.step_schedule.ctx, run->step + 1, value) < 0)
+        return error_prefix("the %s of step %d", what, run->step + 1);
+    if (!isfinite(*value) || *value < 0.0f)
+        return error_set("the %s of step %d is %g; it must be a finite number >= 0", what,
+                         run->step + 1, (double)*value);
+    return 0;
+}
+
 int unlearn_step(UnlearnRun *run)
 {
     UnlearnState *s = run->state;
@@ -621,15 +715,18 @@ int unlearn_step(UnlearnRun *run)
     if (run->step >= c->steps)
         return 0;
     double started = seconds_now();
-    UnlearnStep out = {.step = run->step + 1};
+    UnlearnStep out = {.step = run->step + 1, .learning_rate = learning_rate_at(c, run->step)};
+    float alpha = c->anchor_alpha;
+    if (scheduled_value(run, c->step_schedule.learning_rate, "learning rate", &out.learning_rate) < 0 ||
+        scheduled_value(run, c->step_schedule.anchor_alpha, "router anchor alpha", &alpha) < 0)
+        return -1;
     model_zero_grad(run->model);
-    if (forget_side(run, &out) < 0 || retain_side(run, &out) < 0)
+    if (forget_side(run, alpha, &out) < 0 || retain_side(run, &out) < 0)
         return -1;
     out.loss = out.forget_term + out.retain_term + out.anchor_term;
     out.grad_norm = model_grad_norm(run->model);
     if (stop_if_not_finite(run, out.grad_norm, "gradient norm"))
         return -1;
-    out.learning_rate = learning_rate_at(c, run->step);
     s->optimizer.config.learning_rate = out.learning_rate;
     adamw_update(&s->optimizer, run->model, out.grad_norm);
     run->step++;

@@ -22,23 +22,71 @@ typedef enum { METHOD_GA, METHOD_GRADDIFF, METHOD_NPO, METHOD_SIMNPO, METHOD_RMU
 typedef enum { SELECT_FINAL, SELECT_BEST_UT } SelectionRule;
 typedef enum { SCHEDULE_CONSTANT, SCHEDULE_COSINE } LearningRateSchedule;
 
-/* A forget-side loss given from outside the core (a Lua loss). It receives
- * the forget batch and its rows' summed token NLL under the current weights
- * and under the reference (the weights before the run), seq_nll and
- * ref_seq_nll (B). It returns -1 with an error set, or 0 with the loss in
- * *value and row_gradient (B) filled with d loss / d seq_nll of each row,
- * which the core spreads onto the row's target tokens and backpropagates. */
+/* What a loss given from outside the core (a Lua loss) sees of a forget
+ * batch: its rows' summed token NLL under the current weights and under the
+ * reference (the weights before the run), and the named terms measured on the
+ * batch, unweighted: the router anchor L_anchor at the run's target and scale,
+ * and RMU's activation distance, the mean of (h - c·u)² at the RMU layer. */
+typedef struct {
+    const SequenceBatch *batch;
+    const double *seq_nll, *ref_seq_nll; /* (B) */
+    double anchor, rmu;
+} CustomForgetInput;
+
+/* What it gives back. The loss adds value to the forget term and, when it
+ * sets row_gradient_given, row_gradient (B): d value / d seq_nll of each row,
+ * which the core spreads onto the row's target tokens. The weights put the
+ * named terms into the objective: anchor_weight replaces α for this step,
+ * rmu_weight adds rmu_weight·rmu to the forget term; NAN leaves a term as the
+ * configuration has it (α, and no RMU term). */
+typedef struct {
+    double value;
+    double *row_gradient;                /* (B), zeroed by the core */
+    bool row_gradient_given;
+    double anchor_weight, rmu_weight;
+} CustomForgetOutput;
+
+/* What a retain loss given from outside the core sees of a retain batch:
+ * its tokens' NLL and whether each token's top-k at the target layer
+ * includes the target expert, beside the share of forget tokens that do
+ * (K times its selection share in the attribution) and the retain weight λ. */
+typedef struct {
+    const SequenceBatch *batch;
+    const float *token_nll;              /* (B*T) 0 where a position has no target */
+    const unsigned char *target_hit;     /* (B*T) 1 where the token selects the target */
+    double forget_target_rate;
+    double retain_weight;
+} CustomRetainInput;
+
+typedef struct {
+    double value;
+    float *token_gradient;               /* (B*T) d value / d token_nll, zeroed by the core */
+} CustomRetainOutput;
+
+/* Losses given from outside the core. Each function returns -1 with an
+ * error set, or 0. forget replaces the method's forget term (RMU's too: it
+ * can weigh the rmu term); retain replaces a token-NLL method's retain term
+ * (GradDiff, NPO, SimNPO). NULL keeps the method's own. */
 typedef struct {
     void *ctx;
-    int (*forget_term)(void *ctx, const SequenceBatch *batch, const double *seq_nll,
-                       const double *ref_seq_nll, double *value, double *row_gradient);
+    int (*forget)(void *ctx, const CustomForgetInput *in, CustomForgetOutput *out);
+    int (*retain)(void *ctx, const CustomRetainInput *in, CustomRetainOutput *out);
 } UnlearnCustomLoss;
+
+/* The learning rate and the router anchor's α of each step, given from
+ * outside the core (Lua functions of the step). Each function returns -1
+ * with an error set, or 0 with *value, which must be finite and >= 0. NULL
+ * leaves the value to the config (the schedule, and a constant α). */
+typedef struct {
+    void *ctx;
+    int (*learning_rate)(void *ctx, int step, float *value);
+    int (*anchor_alpha)(void *ctx, int step, float *value);
+} UnlearnStepSchedule;
 
 typedef struct {
     UnlearnMethod method;
-    UnlearnCustomLoss custom_loss;    /* forget_term NULL = the method's own forget term; else
-                                       * it replaces that term, and the method (not rmu) keeps
-                                       * choosing the retain side */
+    UnlearnCustomLoss custom_loss;    /* functions NULL = the method's own terms */
+    UnlearnStepSchedule step_schedule; /* functions NULL = learning_rate/schedule, anchor_alpha */
     TrainableSetSpec trainable;
     int steps;
     int forget_batch, retain_batch;   /* sequences per step on each side */
@@ -80,6 +128,7 @@ typedef struct {
     double anchor_term;       /* α·L_anchor (0 without the anchor) */
     double grad_norm;
     float learning_rate;
+    float anchor_alpha;       /* α of the step (or the weight a custom loss put on the anchor) */
     double seconds;           /* wall time of the step */
 } UnlearnStep;
 
