@@ -10,9 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "dataset.h"
 #include "error.h"
-#include "json_util.h"
 #include "tokenizer.h"
 #include "tokenizer_train.h"
 
@@ -35,32 +33,12 @@ static const char tokenize_usage[] =
 static int train(char **corpora, int num_corpora, const BpeTrainOptions *options,
                  const char *out)
 {
-    TextCorpus *loaded = xcalloc((size_t)num_corpora, sizeof *loaded);
-    const char **texts = NULL;
-    int num_texts = 0, status = 0;
-    for (int c = 0; c < num_corpora && status == 0; c++) {
-        status = text_corpus_load(&loaded[c], corpora[c]);
-        texts = xrealloc(texts, (size_t)(num_texts + loaded[c].count) * sizeof *texts);
-        for (int i = 0; i < loaded[c].count; i++)
-            texts[num_texts++] = loaded[c].texts[i];
-    }
-    json_t *document = NULL;
-    if (status == 0)
-        status = tokenizer_train(texts, num_texts, options, &document);
-    if (status == 0)
-        status = json_write_file(document, out);
-    if (status == 0) {
-        const json_t *model = json_object_get(document, "model");
-        printf("%s: %zu tokens, %zu merges, from %d texts\n", out,
-               json_object_size(json_object_get(model, "vocab")),
-               json_array_size(json_object_get(model, "merges")), num_texts);
-    }
-    json_decref(document);
-    free(texts);
-    for (int c = 0; c < num_corpora; c++)
-        text_corpus_free(&loaded[c]);
-    free(loaded);
-    return status < 0 ? cli_report_error() : 0;
+    BpeTrainSummary summary;
+    if (tokenizer_train_corpora((const char *const *)corpora, num_corpora, options, out,
+                                &summary) < 0)
+        return cli_report_error();
+    tokenizer_train_report(stdout, out, &summary);
+    return 0;
 }
 
 /* Parses decimal ids separated by spaces and/or commas into *ids (malloc'd). */

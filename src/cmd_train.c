@@ -1,16 +1,11 @@
 /* uoe-wb train: pretrains a model on JSON Lines corpora (how the embedded
  * default model is made), or continues training a saved one. */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "atomic_file.h"
-#include "checkpoint.h"
 #include "cli.h"
-#include "dataset.h"
 #include "error.h"
 #include "model.h"
 #include "tokenizer.h"
@@ -35,11 +30,8 @@ static const char train_usage[] =
     "  --log-every N       print progress every N steps (default 10)\n";
 
 typedef struct {
-    const char *config_path, *init_dir, *tokenizer_path, *out_dir;
-    const char **corpora;
-    int num_corpora;
-    int log_every;
-    TrainConfig train;
+    const char **corpora;   /* the job's, as many as there are arguments */
+    TrainJob job;
 } TrainArgs;
 
 static int parse_args(int argc, char **argv, TrainArgs *args)
@@ -54,10 +46,10 @@ static int parse_args(int argc, char **argv, TrainArgs *args)
         {"seed", required_argument, NULL, 'S'}, {"log-every", required_argument, NULL, 'L'},
         {"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0},
     };
-    memset(args, 0, sizeof *args);
-    args->train = train_default_config();
-    args->log_every = 10;
+    TrainJob *job = &args->job;
+    *job = (TrainJob){.train = train_default_config(), .log_every = 10, .log = stdout};
     args->corpora = xmalloc((size_t)argc * sizeof(char *));
+    job->corpora = args->corpora;
     int opt;
     double v = 0.0;
     optind = 1;
@@ -70,97 +62,28 @@ static int parse_args(int argc, char **argv, TrainArgs *args)
         if (numeric && cli_parse_number(name, optarg, opt == 'l' || opt == 'm' || opt == 'd' ? 0 : 1, &v) < 0)
             return -1;
         switch (opt) {
-        case 'c': args->config_path = optarg; break;
-        case 'i': args->init_dir = optarg; break;
-        case 't': args->tokenizer_path = optarg; break;
-        case 'C': args->corpora[args->num_corpora++] = optarg; break;
-        case 'o': args->out_dir = optarg; break;
-        case 's': args->train.steps = (int)v; break;
-        case 'b': args->train.batch_rows = (int)v; break;
-        case 'T': args->train.seq_len = (int)v; break;
-        case 'l': args->train.learning_rate = (float)v; break;
-        case 'w': args->train.warmup_steps = (int)v; break;
-        case 'm': args->train.min_lr_ratio = (float)v; break;
-        case 'd': args->train.adamw.weight_decay = (float)v; break;
-        case 'S': args->train.seed = (uint64_t)v; break;
-        case 'L': args->log_every = (int)v; break;
+        case 'c': job->config_path = optarg; break;
+        case 'i': job->init_dir = optarg; break;
+        case 't': job->tokenizer_path = optarg; break;
+        case 'C': args->corpora[job->num_corpora++] = optarg; break;
+        case 'o': job->out_dir = optarg; break;
+        case 's': job->train.steps = (int)v; break;
+        case 'b': job->train.batch_rows = (int)v; break;
+        case 'T': job->train.seq_len = (int)v; break;
+        case 'l': job->train.learning_rate = (float)v; break;
+        case 'w': job->train.warmup_steps = (int)v; break;
+        case 'm': job->train.min_lr_ratio = (float)v; break;
+        case 'd': job->train.adamw.weight_decay = (float)v; break;
+        case 'S': job->train.seed = (uint64_t)v; break;
+        case 'L': job->log_every = (int)v; break;
         case 'h': fputs(train_usage, stdout); return 1;
         default: return EXIT_USAGE;
         }
     }
-    if (optind != argc || !args->tokenizer_path || !args->out_dir || args->num_corpora == 0 ||
-        !args->config_path == !args->init_dir)
+    if (optind != argc || !job->tokenizer_path || !job->out_dir || job->num_corpora == 0 ||
+        !job->config_path == !job->init_dir)
         return EXIT_USAGE;
     return 0;
-}
-
-static int load_documents(const TrainArgs *args, const Tokenizer *tokenizer, Document **out,
-                          int *count)
-{
-    *out = NULL;
-    *count = 0;
-    for (int c = 0; c < args->num_corpora; c++) {
-        TextCorpus corpus;
-        if (text_corpus_load(&corpus, args->corpora[c]) < 0)
-            goto fail;
-        int rc = documents_append(out, count, tokenizer, &corpus, args->corpora[c]);
-        text_corpus_free(&corpus);
-        if (rc < 0)
-            goto fail;
-    }
-    return 0;
-fail:
-    documents_free(*out, *count);
-    return -1;
-}
-
-static int create_model(const TrainArgs *args, Model *model, const Tokenizer *tokenizer)
-{
-    if (args->init_dir) {
-        if (checkpoint_load(model, args->init_dir, NULL) < 0)
-            return -1;
-    } else {
-        ModelConfig config;
-        if (model_config_load(&config, args->config_path) < 0)
-            return -1;
-        model_create(model, &config);
-        model_init_random(model, args->train.seed, 0.02f);
-    }
-    if (model->config.vocab_size < tokenizer_vocab_size(tokenizer)) {
-        error_set("the model's vocabulary (%d) is smaller than the tokenizer's (%d)",
-                  model->config.vocab_size, tokenizer_vocab_size(tokenizer));
-        model_free(model);
-        return -1;
-    }
-    for (int i = 0; i < model->num_params; i++)
-        model->params[i].trainable = true;
-    model_commit_trainable(model);
-    return 0;
-}
-
-static int print_progress(const TrainProgress *p, void *ctx)
-{
-    const TrainArgs *args = ctx;
-    if (p->step % args->log_every == 0 || p->step == 1 || p->step == args->train.steps) {
-        printf("step %d/%d  loss %.4f  lr %.3g  grad-norm %.3f  epoch %d  %.0f tokens/s\n", p->step,
-               args->train.steps, p->loss, p->learning_rate, p->grad_norm, p->epoch,
-               p->tokens_per_second);
-        fflush(stdout);
-    }
-    return 0;
-}
-
-/* Copies the tokenizer (a tokenizer.json, or the one in a directory) into
- * the model directory, atomically. */
-static int copy_tokenizer(const char *tokenizer_path, const char *dir)
-{
-    char from[4096];
-    struct stat status;
-    bool is_dir = stat(tokenizer_path, &status) == 0 && S_ISDIR(status.st_mode);
-    snprintf(from, sizeof from, is_dir ? "%s/tokenizer.json" : "%s", tokenizer_path);
-    char path[4096];
-    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
-    return atomic_file_copy(from, path);
 }
 
 int cmd_train(int argc, char **argv)
@@ -177,33 +100,10 @@ int cmd_train(int argc, char **argv)
         }
         return cli_report_error();
     }
-    Tokenizer *tokenizer = NULL;
-    Document *docs = NULL;
-    int count = 0, status = 1;
-    Model model = {0};
-    if (checkpoint_make_directory(args.out_dir) < 0 ||
-        tokenizer_load(&tokenizer, args.tokenizer_path) < 0 ||
-        load_documents(&args, tokenizer, &docs, &count) < 0 ||
-        create_model(&args, &model, tokenizer) < 0) {
-        cli_report_error();
-        goto done;
-    }
-    size_t tokens = 0;
-    for (int i = 0; i < count; i++)
-        tokens += (size_t)docs[i].length;
-    printf("training %zu parameters on %d documents (%zu tokens), %d steps of %d x %d tokens\n",
-           model_param_count(&model), count, tokens, args.train.steps, args.train.batch_rows,
-           args.train.seq_len);
-    if (train_run(&model, docs, count, &args.train, print_progress, &args) < 0 ||
-        checkpoint_save(&model, args.out_dir, DTYPE_F32, EXPERT_LAYOUT_PER_EXPERT) < 0 ||
-        copy_tokenizer(args.tokenizer_path, args.out_dir) < 0) {
-        cli_report_error();
-        goto done;
-    }
-    printf("saved %s\n", args.out_dir);
-    status = 0;
-done:
-    documents_free(docs, count);
+    Model model;
+    Tokenizer *tokenizer;
+    TrainJobResult result;
+    int status = train_job_run(&args.job, &model, &tokenizer, &result) < 0 ? cli_report_error() : 0;
     model_free(&model);
     tokenizer_free(tokenizer);
     free(args.corpora);

@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "error.h"
+#include "json_util.h"
 #include "tokenizer.h"
 
 typedef struct {
@@ -459,4 +461,45 @@ int tokenizer_train(const char *const *texts, int num_texts, const BpeTrainOptio
     }
     trainer_free(&trainer);
     return status;
+}
+
+int tokenizer_train_corpora(const char *const *corpora, int num_corpora,
+                            const BpeTrainOptions *options, const char *out,
+                            BpeTrainSummary *summary)
+{
+    TextCorpus *loaded = xcalloc((size_t)num_corpora, sizeof *loaded);
+    const char **texts = NULL;
+    int num_texts = 0, status = 0;
+    for (int c = 0; c < num_corpora && status == 0; c++) {
+        status = text_corpus_load(&loaded[c], corpora[c]);
+        texts = xrealloc(texts, (size_t)(num_texts + loaded[c].count) * sizeof *texts);
+        for (int i = 0; i < loaded[c].count; i++)
+            texts[num_texts++] = loaded[c].texts[i];
+    }
+    json_t *document = NULL;
+    if (status == 0)
+        status = tokenizer_train(texts, num_texts, options, &document);
+    if (status == 0)
+        status = json_write_file(document, out);
+    if (status == 0) {
+        const json_t *model = json_object_get(document, "model");
+        *summary = (BpeTrainSummary){
+            .texts = num_texts,
+            .tokens = json_object_size(json_object_get(model, "vocab")),
+            .merges = json_array_size(json_object_get(model, "merges")),
+        };
+    }
+    json_decref(document);
+    free(texts);
+    for (int c = 0; c < num_corpora; c++)
+        text_corpus_free(&loaded[c]);
+    free(loaded);
+    return status;
+}
+
+void tokenizer_train_report(FILE *stream, const char *out, const BpeTrainSummary *summary)
+{
+    fprintf(stream, "%s: %zu tokens, %zu merges, from %d texts\n", out, summary->tokens,
+            summary->merges, summary->texts);
+    fflush(stream);
 }

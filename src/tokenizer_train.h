@@ -4,6 +4,8 @@
 #define UOE_TOKENIZER_TRAIN_H
 
 #include <jansson.h>
+#include <stddef.h>
+#include <stdio.h>
 
 typedef struct {
     /* The vocabulary to reach: special tokens, then the 256 byte characters,
@@ -20,5 +22,21 @@ typedef struct {
  * error naming the text. */
 int tokenizer_train(const char *const *texts, int num_texts, const BpeTrainOptions *options,
                     json_t **tokenizer_json);
+
+/* What a training from files made. */
+typedef struct {
+    int texts;          /* the corpora's texts, all trained on */
+    size_t tokens;      /* the vocabulary reached */
+    size_t merges;
+} BpeTrainSummary;
+
+/* `uoe-wb tokenize --train` and uoe.train_tokenizer: trains on the "text" of
+ * each line of the JSON Lines corpora, in order, and writes the
+ * tokenizer.json to out. Errors name the corpus or out. */
+int tokenizer_train_corpora(const char *const *corpora, int num_corpora,
+                            const BpeTrainOptions *options, const char *out,
+                            BpeTrainSummary *summary);
+/* Their line: "OUT: N tokens, M merges, from K texts". */
+void tokenizer_train_report(FILE *stream, const char *out, const BpeTrainSummary *summary);
 
 #endif

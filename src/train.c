@@ -3,8 +3,11 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
+#include "atomic_file.h"
+#include "checkpoint.h"
 #include "error.h"
 #include "rng.h"
 
@@ -167,4 +170,134 @@ int train_run(Model *model, const Document *documents, int count, const TrainCon
     free(targets);
     free(d_nll);
     return result;
+}
+
+void train_format_progress(char *line, size_t size, const TrainProgress *p, int steps)
+{
+    snprintf(line, size, "step %d/%d  loss %.4f  lr %.3g  grad-norm %.3f  epoch %d  %.0f tokens/s",
+             p->step, steps, p->loss, p->learning_rate, p->grad_norm, p->epoch,
+             p->tokens_per_second);
+}
+
+bool train_job_logs(const TrainJob *job, int step)
+{
+    return step % job->log_every == 0 || step == 1 || step == job->train.steps;
+}
+
+static int load_documents(const TrainJob *job, const Tokenizer *tokenizer, Document **out,
+                          int *count)
+{
+    *out = NULL;
+    *count = 0;
+    for (int c = 0; c < job->num_corpora; c++) {
+        TextCorpus corpus;
+        if (text_corpus_load(&corpus, job->corpora[c]) < 0)
+            return -1;
+        int rc = documents_append(out, count, tokenizer, &corpus, job->corpora[c]);
+        text_corpus_free(&corpus);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int create_model(const TrainJob *job, Model *model, const Tokenizer *tokenizer)
+{
+    if (job->init_dir) {
+        if (checkpoint_load(model, job->init_dir, NULL) < 0)
+            return -1;
+    } else {
+        ModelConfig config;
+        if (model_config_load(&config, job->config_path) < 0)
+            return -1;
+        model_create(model, &config);
+        model_init_random(model, job->train.seed, 0.02f);
+    }
+    if (model->config.vocab_size < tokenizer_vocab_size(tokenizer))
+        return error_set("the model's vocabulary (%d) is smaller than the tokenizer's (%d)",
+                         model->config.vocab_size, tokenizer_vocab_size(tokenizer));
+    for (int i = 0; i < model->num_params; i++)
+        model->params[i].trainable = true;
+    model_commit_trainable(model);
+    return 0;
+}
+
+/* Copies the tokenizer (a tokenizer.json, or the one in a directory) into
+ * the model directory, atomically. */
+static int copy_tokenizer(const char *tokenizer_path, const char *dir)
+{
+    char from[4096];
+    struct stat status;
+    bool is_dir = stat(tokenizer_path, &status) == 0 && S_ISDIR(status.st_mode);
+    snprintf(from, sizeof from, is_dir ? "%s/tokenizer.json" : "%s", tokenizer_path);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tokenizer.json", dir);
+    return atomic_file_copy(from, path);
+}
+
+typedef struct {
+    const TrainJob *job;
+    TrainJobResult *result;
+    bool stopped;
+} JobProgress;
+
+/* Keeps the result, prints the progress lines, and passes each step on. */
+static int job_progress(const TrainProgress *p, void *ctx)
+{
+    JobProgress *j = ctx;
+    if (p->step == 1)
+        j->result->initial_loss = p->loss;
+    j->result->loss = p->loss;
+    j->result->steps = p->step;
+    if (j->job->log && train_job_logs(j->job, p->step)) {
+        char line[256];
+        train_format_progress(line, sizeof line, p, j->job->train.steps);
+        fprintf(j->job->log, "%s\n", line);
+        fflush(j->job->log);
+    }
+    j->stopped = j->job->callback && j->job->callback(p, j->job->ctx) != 0;
+    return j->stopped;
+}
+
+int train_job_run(const TrainJob *job, Model *model, Tokenizer **tokenizer,
+                  TrainJobResult *result)
+{
+    *model = (Model){0};
+    *tokenizer = NULL;
+    *result = (TrainJobResult){0};
+    Document *docs = NULL;
+    int count = 0, status = -1;
+    if (checkpoint_make_directory(job->out_dir) < 0 ||
+        tokenizer_load(tokenizer, job->tokenizer_path) < 0 ||
+        load_documents(job, *tokenizer, &docs, &count) < 0 ||
+        create_model(job, model, *tokenizer) < 0)
+        goto done;
+    result->parameters = model_param_count(model);
+    result->documents = count;
+    for (int i = 0; i < count; i++)
+        result->tokens += (size_t)docs[i].length;
+    if (job->log)
+        fprintf(job->log, "training %zu parameters on %d documents (%zu tokens), "
+                "%d steps of %d x %d tokens\n", result->parameters, count, result->tokens,
+                job->train.steps, job->train.batch_rows, job->train.seq_len);
+    JobProgress progress = {.job = job, .result = result};
+    double start = seconds_now();
+    if (train_run(model, docs, count, &job->train, job_progress, &progress) < 0)
+        goto done;
+    result->seconds = seconds_now() - start;
+    if (progress.stopped) {
+        status = 1;
+        goto done;
+    }
+    if (checkpoint_save(model, job->out_dir, DTYPE_F32, EXPERT_LAYOUT_PER_EXPERT) < 0 ||
+        copy_tokenizer(job->tokenizer_path, job->out_dir) < 0)
+        goto done;
+    if (job->log) {
+        fprintf(job->log, "saved %s\n", job->out_dir);
+        fflush(job->log);
+    }
+    status = 0;
+done:
+    documents_free(docs, count);
+    return status;
 }

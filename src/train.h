@@ -1,10 +1,14 @@
 /* Pretraining loop: plain next-token NLL descent with AdamW, linear warmup
  * then cosine decay, and a seeded shuffle of whole documents packed into
- * fixed-length rows. It trains the model's committed trainable set. */
+ * fixed-length rows. It trains the model's committed trainable set.
+ * A training job wraps it in files: config or saved model, tokenizer and
+ * corpora in, a Hugging Face model directory out (`uoe-wb train`, uoe.train). */
 #ifndef UOE_TRAIN_H
 #define UOE_TRAIN_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "adamw.h"
 #include "dataset.h"
@@ -65,5 +69,42 @@ int train_pack_rows(const Document *documents, const int *order, int count, int 
  * parameters keep their last finite values' update), else 0. */
 int train_run(Model *model, const Document *documents, int count, const TrainConfig *config,
               TrainCallback callback, void *ctx);
+
+/* The progress line of a step: "step 10/1000  loss 7.3272  lr 0.0003 ...". */
+void train_format_progress(char *line, size_t size, const TrainProgress *progress, int steps);
+
+typedef struct {
+    const char *config_path;    /* a config.json for a new model, initialised N(0, 0.02) from
+                                 * train.seed ... */
+    const char *init_dir;       /* ... or a saved model to continue: exactly one of the two */
+    const char *tokenizer_path; /* a tokenizer.json, or a directory that holds one */
+    const char *const *corpora; /* JSON Lines files, tokenised in this order */
+    int num_corpora;
+    const char *out_dir;        /* made when missing; receives the model and the tokenizer */
+    TrainConfig train;
+    int log_every;              /* progress lines at step 1, every log_every steps and the last */
+    FILE *log;                  /* where the lines of `uoe-wb train` go, or NULL */
+    TrainCallback callback;     /* after every step, or NULL; non-zero stops the job */
+    void *ctx;
+} TrainJob;
+
+typedef struct {
+    size_t parameters;
+    int documents;
+    size_t tokens;              /* of the documents */
+    int steps;                  /* steps taken */
+    float initial_loss, loss;   /* of the first and the last step's batch */
+    double seconds;             /* of the training loop */
+} TrainJobResult;
+
+/* Whether the job logs the 1-based step. */
+bool train_job_logs(const TrainJob *job, int step);
+/* Makes out_dir, loads the tokenizer, the documents of the corpora and the
+ * model (every parameter trainable), trains it and saves it, f32 and per
+ * expert, with a copy of the tokenizer. *model and *tokenizer are the
+ * caller's to free, whatever the outcome. Returns 0, or 1 when the callback
+ * stopped the job (nothing is saved), or -1 with an error. */
+int train_job_run(const TrainJob *job, Model *model, Tokenizer **tokenizer,
+                  TrainJobResult *result);
 
 #endif
