@@ -1,6 +1,5 @@
 /* uoe-wb run: a Lua experiment script, headless (lua_host.h). */
 #include <getopt.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,7 +7,6 @@
 #include "cli.h"
 #include "error.h"
 #include "lua_host.h"
-#include "run_args.h"
 
 static const char run_usage[] =
     "Usage: uoe-wb run SCRIPT.lua [KEY=VALUE...]\n"
@@ -18,9 +16,11 @@ static const char run_usage[] =
     "script's `defaults`). Progress prints one line per evaluation.\n"
     "\n"
     "Exit status: 0 on success; 1 when the script cannot load, lacks a field or\n"
-    "fails; 2 for a bad command line or key; 130 when interrupted (Ctrl-C).\n"
+    "fails; 2 for a bad command line or key; 130 when interrupted (SIGINT, Ctrl-C),\n"
+    "143 for SIGTERM: the run in progress writes its summary.json first.\n"
     "UOE_LUA_PATH (directories separated by ':') replaces where `require` looks\n"
-    "for the uoe.*, policies.* and experiments.* modules. See man uoe-wb-lua.\n";
+    "for the uoe.*, policies.* and experiments.* modules. 'uoe-wb tui SCRIPT.lua'\n"
+    "runs the same script in the interactive workbench. See man uoe-wb-lua.\n";
 
 int cmd_run(int argc, char **argv)
 {
@@ -43,19 +43,14 @@ int cmd_run(int argc, char **argv)
         fputs(run_usage, stderr);
         return EXIT_USAGE;
     }
-    const char *script = argv[optind];
-    int count = argc - optind - 1;
-    char **pairs = argv + optind + 1;
-    const char **keys = xcalloc((size_t)count + 1, sizeof *keys);
-    const char **values = xcalloc((size_t)count + 1, sizeof *values);
+    LuaHostScript script;
     int status = 0;
-    if (run_args_parse(count, pairs, keys, values) != 0) {
+    if (lua_host_script_init(&script, argv[optind], argc - optind - 1, argv + optind + 1) != 0) {
         fprintf(stderr, "uoe-wb: run: %s\n", error_message());
         status = EXIT_USAGE;
     }
     if (status == 0)
-        status = lua_host_run(script, count, keys, values);
-    free(keys);
-    free(values);
+        status = lua_host_run(&script, NULL);
+    lua_host_script_free(&script);
     return status;
 }

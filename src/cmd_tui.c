@@ -1,7 +1,10 @@
-/* uoe-wb tui, and bare uoe-wb: the workbench (workbench.h) on an
- * experiment the options describe, interactive on a terminal (tui_*.h:
- * the worker thread runs it, the UI thread draws), headless with progress
- * lines when standard output is not a terminal. */
+/* uoe-wb tui, and bare uoe-wb: the workbench on a Lua experiment script
+ * (lua_host.h; bare uoe-wb: experiments/default.lua) or on an experiment
+ * the options describe (workbench.h), interactive on a terminal (tui_*.h:
+ * the worker thread runs it, the UI thread draws), headless when standard
+ * output is not a terminal: a script as `uoe-wb run` runs it, the options'
+ * experiment with progress lines. */
+#include <errno.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -14,7 +17,9 @@
 
 #include "cli.h"
 #include "error.h"
+#include "lua_host.h"
 #include "model_config.h"
+#include "run_args.h"
 #include "run_setup.h"
 #include "tui_draw.h"
 #include "tui_input.h"
@@ -24,20 +29,30 @@
 #include "workbench.h"
 
 static const char tui_usage[] =
-    "Usage: uoe-wb tui [MODEL_DIR] [OPTIONS]\n"
+    "Usage: uoe-wb tui [--paused] [SCRIPT.lua] [KEY=VALUE...]\n"
+    "       uoe-wb tui [MODEL_DIR] [OPTIONS]\n"
     "       uoe-wb        (no arguments: the default experiment)\n"
     "Runs an unlearning experiment in the interactive workbench: routing heatmaps,\n"
     "router shift, losses, FE and UT as they change, and keys to pause, step,\n"
     "retarget and tune the run (press ? for them; man uoe-wb lists them too).\n"
-    "The experiment is the run the options describe, then its baseline: the same\n"
-    "method on all parameters, without the router anchor. Each run writes a run\n"
-    "directory, as 'uoe-wb unlearn' does. When standard output is not a terminal,\n"
-    "the same experiment runs headless and prints progress lines.\n"
+    "Each run writes a run directory. When standard output is not a terminal,\n"
+    "the same experiment runs headless.\n"
     "\n"
-    "MODEL_DIR defaults to data/models/default and --world to data/world (in the\n"
-    "current directory, else in the source tree), --steps to 60 and\n"
-    "--eval-questions to 200, as in lua/experiments/default.lua. Every option of\n"
-    "'uoe-wb unlearn' applies (see uoe-wb unlearn --help); and:\n"
+    "The first form runs a Lua experiment script, with its keys, as 'uoe-wb run'\n"
+    "does (man uoe-wb-lua): every run it starts is shown, the keys act between its\n"
+    "steps (its runs cannot be retargeted), and its print and warn lines go to the\n"
+    "log pane. Without SCRIPT.lua it runs experiments/default.lua, found where\n"
+    "'require' looks (UOE_LUA_PATH, else the installed lua folder, else the source\n"
+    "tree), on data/models/default and data/world (here, else in the source tree),\n"
+    "into out=runs/tui-YYYYMMDD-HHMMSS, unless the keys say otherwise. Headless,\n"
+    "the script runs as 'uoe-wb run' runs it.\n"
+    "\n"
+    "The second form runs the unlearning run the options describe, then its\n"
+    "baseline: the same method on all parameters, without the router anchor, each\n"
+    "as 'uoe-wb unlearn' would. MODEL_DIR defaults to data/models/default and\n"
+    "--world to data/world (in the current directory, else in the source tree),\n"
+    "--steps to 60 and --eval-questions to 200, as in the default experiment.\n"
+    "Every option of 'uoe-wb unlearn' applies (see uoe-wb unlearn --help); and:\n"
     "  --out DIR        the experiment's folder (default runs/tui-YYYYMMDD-HHMMSS);\n"
     "                   run N goes to DIR/N-LABEL, e.g. DIR/1-ga-uoe\n"
     "  --no-baseline    only the run the options describe\n"
@@ -87,7 +102,8 @@ static void default_out_dir(char *out, size_t size)
         snprintf(out, size, "runs/tui-%s-%d", stamp, n);
 }
 
-/* The defaults of the default experiment (lua/experiments/default.lua). */
+/* The defaults of the options' experiment: those of the default experiment
+ * (lua/experiments/default.lua) where the two share a setting. */
 static UnlearnConfig default_config(void)
 {
     UnlearnConfig c = unlearn_default_config();
@@ -97,17 +113,6 @@ static UnlearnConfig default_config(void)
 }
 
 /* ---- headless ---- */
-
-static volatile sig_atomic_t headless_signal;
-
-static void on_headless_signal(int sig)
-{
-    if (headless_signal) { /* the second one: at once */
-        signal(sig, SIG_DFL);
-        raise(sig);
-    }
-    headless_signal = sig;
-}
 
 typedef struct {
     bool quiet;
@@ -148,22 +153,17 @@ static void print_run_end(void *ctx, const WorkbenchRunResult *r)
 static WorkbenchDecision headless_between_steps(void *ctx, WorkbenchCurrent *current)
 {
     (void)ctx;
-    WorkbenchDecision d = {.action = headless_signal ? WORKBENCH_STOP : WORKBENCH_STEP};
-    if (headless_signal)
-        snprintf(d.reason, sizeof d.reason, "interrupted (%s) after step %d of %d",
-                 headless_signal == SIGINT ? "SIGINT" : "SIGTERM", current->run->step,
-                 current->run->config.steps);
+    int signal_number = run_setup_stop_signal();
+    WorkbenchDecision d = {.action = signal_number ? WORKBENCH_STOP : WORKBENCH_STEP};
+    if (signal_number)
+        run_setup_stop_reason(d.reason, sizeof d.reason, signal_number, current->run->step,
+                              current->run->config.steps);
     return d;
 }
 
 static int run_headless(const WorkbenchExperiment *x, bool quiet)
 {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = on_headless_signal;
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    run_setup_catch_stop_signals();
     Printer printer = {quiet};
     WorkbenchSink sink = {.ctx = &printer, .events = {.on_eval = print_eval, .on_log = print_log},
                           .on_run_begin = print_run_begin, .on_run_end = print_run_end};
@@ -171,7 +171,7 @@ static int run_headless(const WorkbenchExperiment *x, bool quiet)
     int outcome = workbench_run(x, &sink, &control);
     if (outcome == WORKBENCH_FAILED)
         return cli_report_error();
-    return outcome == WORKBENCH_STOPPED ? 128 + headless_signal : 0;
+    return outcome == WORKBENCH_STOPPED ? 128 + run_setup_stop_signal() : 0;
 }
 
 /* ---- interactive ---- */
@@ -189,7 +189,7 @@ static void print_results(const TuiView *view)
     }
 }
 
-static int run_interactive(const WorkbenchExperiment *x, bool paused)
+static int run_interactive(TuiExperiment x, bool paused)
 {
     setlocale(LC_CTYPE, ""); /* the terminal's character set: UTF-8 or not */
     TuiScreen screen;
@@ -255,7 +255,7 @@ static int run_interactive(const WorkbenchExperiment *x, bool paused)
     return status;
 }
 
-/* ---- the command ---- */
+/* ---- a Lua script ---- */
 
 static bool is_lua_script(const char *path)
 {
@@ -263,8 +263,68 @@ static bool is_lua_script(const char *path)
     return length > 4 && strcmp(path + length - 4, ".lua") == 0;
 }
 
+static bool is_key_value(const char *arg)
+{
+    const char *equals = strchr(arg, '=');
+    return equals && run_args_is_lua_name(arg, (size_t)(equals - arg));
+}
+
+/* Whether argv[1..] has the script form [--paused] [SCRIPT.lua] [KEY=VALUE...]:
+ * *first is then the index after --paused. */
+static bool script_form(int argc, char **argv, int *first, bool *paused)
+{
+    *first = 1;
+    *paused = argc > 1 && strcmp(argv[1], "--paused") == 0;
+    if (*paused)
+        *first = 2;
+    return *first == argc || is_lua_script(argv[*first]) || is_key_value(argv[*first]);
+}
+
+/* Runs SCRIPT.lua, or the default experiment, with the KEY=VALUE pairs. */
+static int tui_script(int count, char **args, bool paused)
+{
+    char path[PATH_MAX], model_dir[PATH_MAX], world[PATH_MAX], out_dir[PATH_MAX];
+    bool named = count > 0 && is_lua_script(args[0]);
+    if (!named && !lua_host_find("experiments/default.lua", path, sizeof path)) {
+        fprintf(stderr, "uoe-wb: tui: experiments/default.lua is in none of the Lua folders "
+                        "(UOE_LUA_PATH, %s, %s)\n", UOE_LUA_DIR, UOE_SOURCE_LUA_DIR);
+        return 1;
+    }
+    LuaHostScript script;
+    if (lua_host_script_init(&script, named ? args[0] : path, count - named, args + named) < 0) {
+        fprintf(stderr, "uoe-wb: tui: %s\n", error_message());
+        lua_host_script_free(&script);
+        return EXIT_USAGE;
+    }
+    if (!named) {
+        default_out_dir(out_dir, sizeof out_dir);
+        lua_host_script_default(&script, "model", default_data_path("models/default", model_dir,
+                                                                   sizeof model_dir));
+        lua_host_script_default(&script, "world", default_data_path("world", world, sizeof world));
+        lua_host_script_default(&script, "out", out_dir);
+    }
+    int status;
+    if (!isatty(STDOUT_FILENO)) {
+        status = lua_host_run(&script, NULL);
+    } else if (access(script.path, R_OK) != 0) { /* said before the screen opens */
+        fprintf(stderr, "uoe-wb: tui: cannot open %s: %s\n", script.path, strerror(errno));
+        status = 1;
+    } else {
+        status = run_interactive((TuiExperiment){.script = &script}, paused);
+    }
+    lua_host_script_free(&script);
+    return status;
+}
+
+/* ---- the command ---- */
+
 int cmd_tui(int argc, char **argv)
 {
+    int first;
+    bool paused;
+    if (script_form(argc, argv, &first, &paused))
+        return tui_script(argc - first, argv + first, paused);
+
     static const struct option extra_options[] = {
         {"no-baseline", no_argument, NULL, OPT_NO_BASELINE},
         {"paused", no_argument, NULL, OPT_PAUSED},
@@ -286,11 +346,6 @@ int cmd_tui(int argc, char **argv)
     }
     if (rc < 0)
         return cli_report_error();
-    if (a.positional_count == 1 && is_lua_script(a.positional[0])) {
-        fprintf(stderr, "uoe-wb: tui: Lua scripts do not run in the workbench yet; run '%s' "
-                        "headless with 'uoe-wb run %s'\n", a.positional[0], a.positional[0]);
-        return 1;
-    }
     char model_dir[PATH_MAX], world[PATH_MAX], out_dir[PATH_MAX];
     const char *model = a.positional_count == 1 ? a.positional[0]
                                                 : default_data_path("models/default", model_dir,
@@ -331,8 +386,9 @@ int cmd_tui(int argc, char **argv)
         .model_dir = model, .data = a.data, .out_dir = a.out_dir ? a.out_dir : out_dir,
         .runs = runs, .run_count = count, .save_model = a.save_model,
     };
-    int status = isatty(STDOUT_FILENO) ? run_interactive(&experiment, options.paused)
-                                       : run_headless(&experiment, a.quiet);
+    int status = isatty(STDOUT_FILENO)
+                     ? run_interactive((TuiExperiment){.runs = &experiment}, options.paused)
+                     : run_headless(&experiment, a.quiet);
     run_setup_free(&a);
     return status;
 }

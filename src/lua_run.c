@@ -5,14 +5,19 @@
  *
  * Callbacks and the loss run inside the engine's step, so a Lua error there
  * never unwinds through the engine: it is caught, kept, and raised by the
- * method once the engine has returned. */
-#include <errno.h>
+ * method once the engine has returned.
+ *
+ * In the workbench (lua_host.h), each run also reports its begin, events
+ * and end to the workbench's sink, and asks its control before every step:
+ * that may wait while the workbench is paused, change α or the learning
+ * rate, or stop the run and with it the script. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "error.h"
+#include "lua_host.h"
 #include "lua_run_config.h"
 #include "lua_uoe.h"
 #include "run_dir.h"
@@ -46,6 +51,8 @@ typedef struct {
     LuaModel *model;
     lua_State *L;             /* the thread inside start() or step() */
     LuaUoeContext context;
+    LuaHostWorkbench *workbench; /* NULL when headless */
+    int number;               /* in the workbench: the run's number, from 1 */
 } LuaRun;
 
 static LuaRun *check_run(lua_State *L)
@@ -92,15 +99,33 @@ static void push_eval(lua_State *L, const UnlearnEval *e)
     lua_uoe_set_number(L, "retain_nll", e->retain_nll);
 }
 
+/* The workbench's sink, or NULL when headless. */
+static const WorkbenchSink *sink(const LuaRun *r)
+{
+    return r->workbench ? &r->workbench->sink : NULL;
+}
+
+/* The run's label in the workbench: its directory's name. */
+static const char *label(const LuaRun *r)
+{
+    const char *slash = strrchr(r->settings.out, '/');
+    return slash && slash[1] ? slash + 1 : r->settings.out;
+}
+
 static void observe_start(void *ctx, const UnlearnRun *run)
 {
-    run_dir_on_start(&((LuaRun *)ctx)->dir, run);
+    LuaRun *r = ctx;
+    run_dir_on_start(&r->dir, run);
+    if (sink(r) && sink(r)->events.on_start)
+        sink(r)->events.on_start(sink(r)->ctx, run);
 }
 
 static void observe_step(void *ctx, const UnlearnStep *s)
 {
     LuaRun *r = ctx;
     run_dir_on_step(&r->dir, s);
+    if (sink(r) && sink(r)->events.on_step)
+        sink(r)->events.on_step(sink(r)->ctx, s);
     lua_createtable(r->L, 0, 9);
     lua_uoe_set_integer(r->L, "step", s->step);
     lua_uoe_set_number(r->L, "loss", s->loss);
@@ -118,6 +143,8 @@ static void observe_eval(void *ctx, const UnlearnEval *e)
 {
     LuaRun *r = ctx;
     run_dir_on_eval(&r->dir, e);
+    if (sink(r) && sink(r)->events.on_eval)
+        sink(r)->events.on_eval(sink(r)->ctx, e);
     if (printing(r))
         run_setup_print_eval(stdout, e);
     push_eval(r->L, e);
@@ -128,6 +155,8 @@ static void observe_snapshot(void *ctx, const UnlearnSnapshot *s)
 {
     LuaRun *r = ctx;
     run_dir_on_snapshot(&r->dir, s);
+    if (sink(r) && sink(r)->events.on_snapshot)
+        sink(r)->events.on_snapshot(sink(r)->ctx, s);
     lua_createtable(r->L, 0, 9);
     lua_uoe_set_integer(r->L, "step", s->step);
     lua_uoe_set_number(r->L, "forget_token_overlap", s->forget_token_overlap);
@@ -146,6 +175,8 @@ static void observe_log(void *ctx, const char *line)
     LuaRun *r = ctx;
     if (printing(r))
         fprintf(stderr, "%s\n", line);
+    if (sink(r) && sink(r)->events.on_log)
+        sink(r)->events.on_log(sink(r)->ctx, line);
     lua_pushstring(r->L, line);
     call_back(r, "on_log");
 }
@@ -253,6 +284,12 @@ static int end_run(LuaRun *r, LuaRunState state, const char *reason, bool save)
         rc = save_model(r);
     if (run_dir_close(&r->dir) < 0)
         rc = -1;
+    if (sink(r) && sink(r)->on_run_end) {
+        WorkbenchRunResult result;
+        workbench_result(&result, &r->run, r->number, label(r), r->settings.out,
+                         state == RUN_FINISHED);
+        sink(r)->on_run_end(sink(r)->ctx, &result);
+    }
     r->ended = r->run;
     r->ended.state = NULL;
     r->run.selection = (TrainableSelection){0};
@@ -277,20 +314,13 @@ static json_t *experiment_json(const LuaRun *r)
     return e;
 }
 
-/* Creates the folders above path that are missing, as `mkdir -p` would
- * create its dirname. */
-static int make_parents(const char *path)
+static void tell_begin(LuaRun *r, const UnlearnConfig *config)
 {
-    char *folder = xstrdup(path);
-    int rc = 0;
-    for (char *slash = strchr(folder + 1, '/'); slash && rc == 0; slash = strchr(slash + 1, '/')) {
-        *slash = '\0';
-        if (mkdir(folder, 0777) < 0 && errno != EEXIST)
-            rc = error_set("%s: cannot create: %s", folder, strerror(errno));
-        *slash = '/';
-    }
-    free(folder);
-    return rc;
+    r->number = ++r->workbench->runs_begun;
+    WorkbenchRunInfo info = {.number = r->number, .label = label(r), .dir = r->settings.out,
+                             .model_dir = r->model->dir, .config = config};
+    if (sink(r)->on_run_begin)
+        sink(r)->on_run_begin(sink(r)->ctx, &info);
 }
 
 /* Opens the run directory, with the folders above it, and begins the run:
@@ -299,7 +329,7 @@ static void begin(lua_State *L, LuaRun *r)
 {
     if (r->model->in_run)
         luaL_error(L, "the model is being unlearned by another run; stop that run first");
-    int rc = make_parents(r->settings.out);
+    int rc = workbench_make_directories(r->settings.out);
     if (rc == 0) {
         json_t *experiment = experiment_json(r);
         rc = run_dir_open(&r->dir, r->settings.out, experiment);
@@ -317,6 +347,8 @@ static void begin(lua_State *L, LuaRun *r)
         UnlearnObserver observer = {.ctx = r, .on_start = observe_start, .on_step = observe_step,
                                     .on_eval = observe_eval, .on_snapshot = observe_snapshot,
                                     .on_log = observe_log};
+        if (sink(r))
+            tell_begin(r, &config);
         r->state = RUN_RUNNING;
         r->in_step = true;
         rc = unlearn_begin(&r->run, &r->model->model, r->model->tokenizer, &r->settings.data,
@@ -337,12 +369,10 @@ static void begin(lua_State *L, LuaRun *r)
     r->state = RUN_PAUSED;
 }
 
-static void stop_now(lua_State *L, LuaRun *r)
+/* Ends the run after its last step, for the reason given. */
+static void stop_for(lua_State *L, LuaRun *r, const char *reason)
 {
     r->L = L;
-    char reason[128];
-    snprintf(reason, sizeof reason, "stopped by the script after step %d of %d", r->run.step,
-             r->run.config.steps);
     r->in_step = true;
     unlearn_finish(&r->run);
     r->in_step = false;
@@ -350,11 +380,37 @@ static void stop_now(lua_State *L, LuaRun *r)
         lua_uoe_engine_error(L);
 }
 
+static void stop_now(lua_State *L, LuaRun *r)
+{
+    char reason[128];
+    snprintf(reason, sizeof reason, "stopped by the script after step %d of %d", r->run.step,
+             r->run.config.steps);
+    stop_for(L, r, reason);
+}
+
+/* In the workbench, before a step: its commands (it may wait here while
+ * paused). Its stop ends the run, and the script with an error. Callbacks
+ * may run meanwhile (a changed α is logged): they may not step the run. */
+static void ask_workbench(lua_State *L, LuaRun *r)
+{
+    const WorkbenchControl *control = &r->workbench->control;
+    WorkbenchCurrent current = {&r->run, &r->dir, r->settings.out};
+    r->in_step = true;
+    WorkbenchDecision decision = control->between_steps(control->ctx, &current);
+    r->in_step = false;
+    if (decision.action == WORKBENCH_STEP)
+        return;
+    stop_for(L, r, decision.reason);
+    luaL_error(L, "%s", decision.reason);
+}
+
 /* One step, with the evaluation and snapshot due after it; the run ends
  * after its last step, on a non-finite value, or when a callback stopped
  * it. Raises a callback's error, or the engine's. */
 static void one_step(lua_State *L, LuaRun *r)
 {
+    if (r->workbench)
+        ask_workbench(L, r);
     r->state = RUN_RUNNING;
     r->in_step = true;
     int rc = unlearn_step(&r->run);
@@ -556,16 +612,23 @@ static int run_gc(lua_State *L)
 {
     LuaRun *r = check_run(L);
     if (r->begun) {
+        int signal_number = r->context.interrupted ? *r->context.interrupted : 0;
+        const char *why = !signal_number ? "the script ended without finishing the run"
+                          : r->workbench ? "stopped from the workbench"
+                          : signal_number == SIGTERM ? "interrupted (SIGTERM)"
+                                                     : "interrupted (SIGINT)";
         char reason[160];
-        bool interrupted = r->context.interrupted && *r->context.interrupted;
-        snprintf(reason, sizeof reason, "%s after step %d of %d",
-                 interrupted ? "interrupted (SIGINT)" : "the script ended without finishing the run",
-                 r->run.step, r->run.config.steps);
+        snprintf(reason, sizeof reason, "%s after step %d of %d", why, r->run.step,
+                 r->run.config.steps);
         if (printing(r))
             fprintf(stderr, "%s: %s; the run directory keeps what was finished\n", r->settings.out,
                     reason);
-        if (end_run(r, RUN_STOPPED, reason, false) < 0)
-            fprintf(stderr, "uoe-wb: %s\n", error_message());
+        if (end_run(r, RUN_STOPPED, reason, false) < 0) {
+            if (sink(r))
+                workbench_log_lines(sink(r), error_message());
+            else
+                fprintf(stderr, "uoe-wb: %s\n", error_message());
+        }
     }
     lua_run_settings_free(&r->settings);
     trainable_selection_free(&r->ended.selection);
@@ -586,6 +649,7 @@ static int uoe_run(lua_State *L)
     luaL_setmetatable(L, LUA_UOE_RUN);
     lua_run_settings_read(L, 1, &r->settings);
     r->context = lua_uoe_context(L);
+    r->workbench = lua_host_workbench(L);
     lua_createtable(L, 0, 9);
     for (int i = 0; i < 7; i++) {
         lua_getfield(L, 1, lua_values[i]);

@@ -142,6 +142,10 @@ static void draw_header(const Frame *f, TuiRect r)
     attr_t title = colour(f, TUI_COLOUR_TITLE);
     mvhline(r.y, r.x, ' ' | title, r.width);
     int x = put(r.y, r.x, r.width, title | A_BOLD, " uoe-wb ");
+    if (v->script[0]) {
+        const char *slash = strrchr(v->script, '/');
+        x += putf(r.y, r.x + x, r.width - x, title, "%s %s ", g->bar, slash ? slash + 1 : v->script);
+    }
     char run[160] = "";
     if (v->run_number)
         snprintf(run, sizeof run, "%s run %d-%s%s", g->bar, v->run_number, v->label,

@@ -16,7 +16,7 @@ static const TuiKeyHelp keys[] = {
     {"arrow keys", "move the cursor; the cell line gives that cell's numbers"},
     {"Home, End", "the first or the last expert of the layer"},
     {"mouse click", "put the cursor on a cell (again: the cell's other layer)"},
-    {"t", "unlearn the expert under the cursor: the run starts again"},
+    {"t", "unlearn the expert under the cursor (a new run; not in scripts)"},
     {"v", "heatmap: selection share, change since step 0, attribution"},
     {"f", "heatmap probe: forget or retain"},
     {"a, A", "router anchor weight alpha down or up (0 turns it off)"},
@@ -89,7 +89,11 @@ static int retarget(TuiUi *ui, const TuiView *view, TuiCommand *out)
     int layer = ui->cursor_layer, expert = ui->cursor_expert;
     if (!view->started || !experiment_going(view))
         snprintf(ui->note, sizeof ui->note, "no run to retarget");
-    else if (!view->target_movable)
+    else if (view->script[0]) { /* the worker says why not, in the log */
+        *out = (TuiCommand){.kind = TUI_COMMAND_RETARGET, .layer = layer, .expert = expert};
+        snprintf(ui->note, sizeof ui->note, "a script's runs keep their targets: see the log");
+        return 1;
+    } else if (!view->target_movable)
         snprintf(ui->note, sizeof ui->note, "%s trains whole tensors: it has no target to move",
                  view->label);
     else if (!view->is_moe[layer])

@@ -161,6 +161,14 @@ void tui_shared_set_phase(TuiShared *shared, TuiPhase phase, const char *failure
     pthread_mutex_unlock(&shared->lock);
 }
 
+void tui_shared_set_script(TuiShared *shared, const char *path)
+{
+    pthread_mutex_lock(&shared->lock);
+    snprintf(shared->view.script, sizeof shared->view.script, "%s", path);
+    shared->view.version++;
+    pthread_mutex_unlock(&shared->lock);
+}
+
 void tui_shared_set_knobs(TuiShared *shared, float alpha, float learning_rate)
 {
     pthread_mutex_lock(&shared->lock);

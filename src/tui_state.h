@@ -56,7 +56,8 @@ typedef struct {
     char failure[512];
     bool stopping;           /* QUIT was posted; the run stops after its step */
     /* the experiment */
-    char model_dir[WORKBENCH_PATH_SIZE], out_dir[WORKBENCH_PATH_SIZE];
+    char model_dir[WORKBENCH_PATH_SIZE];
+    char script[WORKBENCH_PATH_SIZE]; /* the Lua script that runs it; empty for the C runs */
     int run_number, runs_after;
     /* the current run: from on_run_begin, then on_start (started) */
     char label[WORKBENCH_LABEL_SIZE], dir[WORKBENCH_PATH_SIZE];
@@ -97,7 +98,7 @@ typedef enum {
     TUI_COMMAND_QUIT,        /* end the run in progress and the experiment, and the thread */
     TUI_COMMAND_SET_ALPHA,
     TUI_COMMAND_SET_LEARNING_RATE,
-    TUI_COMMAND_RETARGET,    /* start the run again on (layer, expert) */
+    TUI_COMMAND_RETARGET,    /* start the run again on (layer, expert); a script's runs cannot */
     TUI_COMMAND_EXPORT,      /* the plots of the run directories so far */
 } TuiCommandKind;
 
@@ -131,6 +132,8 @@ bool tui_shared_fetch(TuiShared *shared, TuiView *copy);
 WorkbenchSink tui_shared_sink(TuiShared *shared);
 /* Worker thread: sets the phase (and the failure, for TUI_FAILED). */
 void tui_shared_set_phase(TuiShared *shared, TuiPhase phase, const char *failure);
+/* Worker thread: the Lua script that runs the experiment. */
+void tui_shared_set_script(TuiShared *shared, const char *path);
 /* Worker thread: α and the peak learning rate now. */
 void tui_shared_set_knobs(TuiShared *shared, float alpha, float learning_rate);
 /* Adds a line to the view's log; the caller holds the lock. */

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -56,8 +57,23 @@ static void export_current(TuiWorker *w, WorkbenchCurrent *current)
     export_plots(w, dirs, 1, false, out);
 }
 
+/* Where the comparison of the ended runs goes: OUT/plots, OUT the
+ * experiment's folder, or for a script the folder of its first run. */
+static void comparison_folder(const TuiWorker *w, const char *first_run, char *out, size_t size)
+{
+    if (w->experiment.runs) {
+        plots_folder(out, size, w->experiment.runs->out_dir);
+        return;
+    }
+    const char *slash = strrchr(first_run, '/');
+    if (slash)
+        snprintf(out, size, "%.*s/plots", (int)(slash - first_run), first_run);
+    else
+        snprintf(out, size, "plots");
+}
+
 /* After the experiment: each ended run's plots, and with two runs or more
- * the comparison of them all in OUT/plots. */
+ * the comparison of them all. */
 static void export_ended(TuiWorker *w)
 {
     pthread_mutex_lock(&w->shared->lock);
@@ -74,7 +90,7 @@ static void export_ended(TuiWorker *w)
         export_plots(w, dirs + count - 1, 1, false, out);
     }
     if (count >= 2) {
-        plots_folder(out, sizeof out, w->experiment->out_dir);
+        comparison_folder(w, dirs[0], out, sizeof out);
         export_plots(w, dirs, count, true, out);
     }
     ring_free(&results);
@@ -128,7 +144,10 @@ static void apply(TuiWorker *w, WorkbenchCurrent *current, const TuiCommand *c,
         tui_shared_set_knobs(w->shared, run->config.anchor_alpha, run->config.learning_rate);
         break;
     case TUI_COMMAND_RETARGET:
-        if (!workbench_set_picks_experts(&run->config.trainable))
+        if (w->experiment.script)
+            note(w, "retarget is not available for Lua scripts: the script chooses its runs' "
+                    "trainable sets (uoe-wb tui MODEL_DIR retargets)");
+        else if (!workbench_set_picks_experts(&run->config.trainable))
             note(w, "this run trains whole tensors: its target stays");
         else if (c->layer < 0 || c->layer >= run->model->config.num_layers ||
                  !run->model->config.layer_is_moe[c->layer] || c->expert < 0 ||
@@ -204,16 +223,66 @@ static void serve_until_quit(TuiWorker *w)
     }
 }
 
+/* ---- a Lua script ---- */
+
+static void keep_script_error(void *ctx, const char *message)
+{
+    TuiWorker *w = ctx;
+    size_t kept = w->script_error ? strlen(w->script_error) + 1 : 0;
+    w->script_error = xrealloc(w->script_error, kept + strlen(message) + 1);
+    if (kept)
+        w->script_error[kept - 1] = '\n';
+    strcpy(w->script_error + kept, message);
+}
+
+static bool quit_requested(void *ctx)
+{
+    TuiWorker *w = ctx;
+    pthread_mutex_lock(&w->shared->lock);
+    w->quit = w->quit || w->shared->quit;
+    pthread_mutex_unlock(&w->shared->lock);
+    return w->quit;
+}
+
+/* Runs the script in a Lua state of this thread's own, its runs reporting
+ * to the sink and asking the control. */
+static int run_script(TuiWorker *w, const WorkbenchSink *sink, const WorkbenchControl *control)
+{
+    tui_shared_set_script(w->shared, w->experiment.script->path);
+    LuaHostWorkbench workbench = {.sink = *sink, .control = *control, .ctx = w,
+                                  .on_error = keep_script_error, .quit_requested = quit_requested};
+    int status = lua_host_run(w->experiment.script, &workbench);
+    if (status == SCRIPT_OK)
+        return WORKBENCH_FINISHED;
+    return status >= SCRIPT_INTERRUPTED ? WORKBENCH_STOPPED : WORKBENCH_FAILED;
+}
+
+/* The failure into the view: the error's first line, then the rest of what
+ * the script's host reported (a traceback) in the log. */
+static void publish_failure(TuiWorker *w, const WorkbenchSink *sink)
+{
+    const char *text = error_message();
+    if (w->experiment.script)
+        text = w->script_error ? w->script_error : "the script failed";
+    size_t first = strcspn(text, "\n");
+    char failure[sizeof w->shared->view.failure];
+    snprintf(failure, sizeof failure, "%.*s", (int)first, text);
+    tui_shared_set_phase(w->shared, TUI_FAILED, failure);
+    if (text[first])
+        workbench_log_lines(sink, text + first + 1);
+}
+
 static void *worker_main(void *arg)
 {
     TuiWorker *w = arg;
     WorkbenchSink sink = tui_shared_sink(w->shared);
     WorkbenchControl control = {.ctx = w, .between_steps = between_steps};
-    w->outcome = workbench_run(w->experiment, &sink, &control);
+    w->outcome = w->experiment.script ? run_script(w, &sink, &control)
+                                      : workbench_run(w->experiment.runs, &sink, &control);
     if (w->quit)
         return NULL;
     if (w->outcome == WORKBENCH_FAILED)
-        tui_shared_set_phase(w->shared, TUI_FAILED, error_message());
+        publish_failure(w, &sink);
     else
         tui_shared_set_phase(w->shared, w->outcome == WORKBENCH_STOPPED ? TUI_STOPPED : TUI_FINISHED,
                              NULL);
@@ -221,8 +290,7 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-void tui_worker_start(TuiWorker *w, TuiShared *shared, const WorkbenchExperiment *experiment,
-                      bool paused)
+void tui_worker_start(TuiWorker *w, TuiShared *shared, TuiExperiment experiment, bool paused)
 {
     memset(w, 0, sizeof *w);
     w->shared = shared;
@@ -245,5 +313,7 @@ int tui_worker_finish(TuiWorker *w)
 {
     tui_shared_post(w->shared, (TuiCommand){.kind = TUI_COMMAND_QUIT});
     pthread_join(w->thread, NULL);
+    free(w->script_error);
+    w->script_error = NULL;
     return w->outcome;
 }

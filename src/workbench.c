@@ -32,6 +32,30 @@ int workbench_make_directories(const char *dir)
     return rc < 0 ? rc : checkpoint_make_directory(dir);
 }
 
+void workbench_log_lines(const WorkbenchSink *sink, const char *text)
+{
+    if (!sink->events.on_log)
+        return;
+    enum { TAB_WIDTH = 4 };
+    char line[WORKBENCH_PATH_SIZE];
+    size_t length = 0;
+    for (const char *c = text;; c++) {
+        if (*c == '\n' || *c == '\0') {
+            line[length] = '\0';
+            sink->events.on_log(sink->ctx, line);
+            length = 0;
+            if (*c == '\0')
+                return;
+        } else if (length + TAB_WIDTH < sizeof line) {
+            /* a tab as spaces to the next stop, other control characters as one */
+            size_t width = *c == '\t' ? TAB_WIDTH - length % TAB_WIDTH : 1;
+            char shown = (unsigned char)*c < ' ' || *c == 0x7f ? ' ' : *c;
+            for (size_t i = 0; i < width; i++)
+                line[length++] = shown;
+        }
+    }
+}
+
 /* The run's events, to its run directory and then to the sink. */
 typedef struct {
     RunDir *dir;
@@ -86,8 +110,8 @@ typedef struct {
     int number;              /* of the run being begun */
 } Session;
 
-static void fill_result(WorkbenchRunResult *r, const UnlearnRun *run, int number,
-                        const char *label, const char *dir, bool finished)
+void workbench_result(WorkbenchRunResult *r, const UnlearnRun *run, int number, const char *label,
+                      const char *dir, bool finished)
 {
     memset(r, 0, sizeof *r);
     r->number = number;
@@ -176,7 +200,7 @@ static int one_run(Session *s, const WorkbenchRunSpec *spec, int remaining,
         goto done;
     outcome = decision->action == WORKBENCH_STEP ? WORKBENCH_FINISHED : WORKBENCH_STOPPED;
     WorkbenchRunResult result;
-    fill_result(&result, &run, s->number, spec->label, dir_path, stepped == 1);
+    workbench_result(&result, &run, s->number, spec->label, dir_path, stepped == 1);
     if (s->sink->on_run_end)
         s->sink->on_run_end(s->sink->ctx, &result);
 done:

@@ -1,14 +1,14 @@
 /* The workbench's experiment: unlearning runs on one model and one data
- * set, one after another, each into its own run directory OUT/<n>-<label>.
- * Bare `uoe-wb` runs UOE (gradient ascent on the Eq. 2 top-1 expert, with
- * the router anchor) and then its baseline, gradient ascent on all
- * parameters.
+ * set, one after another, each into its own run directory OUT/<n>-<label>
+ * (`uoe-wb tui MODEL_DIR`: the run the options describe, then its
+ * baseline).
  *
  * Interactive and headless use run it through this one loop: each run's
  * events go to its run directory and to a sink (the TUI's shared state, or
  * the progress printer), and before every step a control says what to do
  * next (the TUI's command queue, which may block while paused, or the
- * interrupt flag). */
+ * interrupt flag). A Lua script in the workbench (lua_host.h) reports to
+ * the same sink and asks the same control from each of its runs. */
 #ifndef UOE_WORKBENCH_H
 #define UOE_WORKBENCH_H
 
@@ -96,6 +96,12 @@ static inline bool workbench_set_picks_experts(const TrainableSetSpec *spec)
 void workbench_label(const UnlearnConfig *config, char *label, size_t size);
 /* Makes dir and the folders above it that are missing. */
 int workbench_make_directories(const char *dir);
+/* A run's end as the sink sees it: finished when it took all its steps. */
+void workbench_result(WorkbenchRunResult *result, const UnlearnRun *run, int number,
+                      const char *label, const char *dir, bool finished);
+/* Gives the sink each line of text (split at newlines) as a log line, tabs
+ * expanded and other control characters made spaces, for the screen. */
+void workbench_log_lines(const WorkbenchSink *sink, const char *text);
 
 enum { WORKBENCH_FINISHED = 0, WORKBENCH_STOPPED = 1, WORKBENCH_FAILED = -1 };
 

@@ -5,19 +5,18 @@
 # for every layer, the help screen, pause and single steps moving the step
 # counter, a cell's numbers under the cursor, retargeting, alpha and the
 # learning rate, the views, resizing to 80x24 and 200x60, plot export, and q
-# leaving the terminal as it found it. The run is the default model on a
-# tiny world with small batches, so each step takes milliseconds. Prints TAP.
+# leaving the terminal as it found it. Then the same for a Lua script
+# (lua/experiments/default.lua, its print lines in the log pane), a script
+# that fails, and bare uoe-wb. The run is the default model on a tiny world
+# with small batches, so each step takes milliseconds. First, without a
+# terminal: SIGTERM and SIGINT stopping `uoe-wb run`, and `uoe-wb tui
+# SCRIPT.lua` running headless as `uoe-wb run` does. Prints TAP.
 set -u
 # absolute paths: the sessions run in the work folder
 top=$(cd "${top_srcdir:-.}" && pwd)
 data=$(cd "${UOE_TEST_DATA:-$top/tests}" && pwd)
 wb=${UOE_WB:-$top/src/uoe-wb}
 model=$top/data/models/default
-
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "1..0 # SKIP tmux is not installed"
-    exit 0
-fi
 
 work=$(mktemp -d)
 socket=uoe-wb-test-$$
@@ -29,6 +28,21 @@ trap 'tm kill-server >/dev/null 2>&1; rm -rf "$work"' EXIT
 count=0
 screen=$work/screen
 
+# check DESCRIPTION CONDITION: one TAP line; on failure, the screen follows
+check() {
+    count=$((count + 1))
+    if eval "$2"; then
+        echo "ok $count - $1"
+    else
+        echo "not ok $count - $1"
+        sed 's/^/#   /' "$screen"
+    fi
+}
+
+has() {
+    grep -Eq "$1" "$screen"
+}
+
 world=$work/world
 mkdir -p "$world/splits"
 head -n 12 "$top/data/world/corpus/pathogens.jsonl" >"$world/splits/forget.jsonl"
@@ -37,14 +51,77 @@ cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/forget_mcq.jsonl"
 cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/utility_mcq.jsonl"
 small="--world $world --steps 100000 --eval-every 100000 --snapshot-every 10 --forget-batch 2 \
 --retain-batch 2 --probe-sequences 4 --max-seq-len 64 --eval-questions 9 --no-baseline --paused"
+# the same, as keys of lua/experiments/default.lua (an evaluation and a snapshot every 25 steps)
+script=$top/lua/experiments/default.lua
+small_keys="world=$world steps=100000 eval_every=25 forget_batch=2 retain_batch=2 probe_sequences=4 \
+eval_questions=9"
 
-# start NAME COLS ROWS ENV...: uoe-wb tui in a new session; the shell records
-# the terminal settings before and after, and the exit status
+# a script that prints, warns, then fails
+cat >"$work/broken.lua" <<'EOF'
+name = "broken"
+function experiment(args)
+    print("before the error")
+    warn("@on")
+    warn("a ", "warning")
+    local missing = nil
+    return missing.field
+end
+EOF
+
+# ---- without a terminal ----
+
+# signal_run SIGNAL: uoe-wb run default.lua, sent SIGNAL once its first
+# progress line is out; sets status
+signal_run() {
+    out=$work/signal-run-$1
+    env OMP_NUM_THREADS=1 "$wb" run "$script" $small_keys model="$model" out="$out" \
+        >"$out.stdout" 2>"$out.stderr" &
+    pid=$!
+    tries=0
+    until grep -q "^step" "$out.stdout" 2>/dev/null || [ $tries -ge 150 ]; do
+        sleep 0.2
+        tries=$((tries + 1))
+    done
+    kill -"$1" $pid
+    wait $pid
+    status=$?
+}
+screen=$work/signal-run-TERM.stderr
+signal_run TERM
+check "uoe-wb run: SIGTERM stops the script after its step: exit 143, the summary names SIGTERM" \
+    '[ $status -eq 143 ] && has "default.lua: interrupted \(SIGTERM\)$" && grep -q "\"stopped\": \"interrupted (SIGTERM) after step [0-9]* of 100000\"" "$work/signal-run-TERM/uoe/summary.json"'
+screen=$work/signal-run-INT.stderr
+signal_run INT
+check "uoe-wb run: SIGINT likewise, with exit 130 and SIGINT in the summary" \
+    '[ $status -eq 130 ] && has "default.lua: interrupted$" && grep -q "\"stopped\": \"interrupted (SIGINT) after step [0-9]* of 100000\"" "$work/signal-run-INT/uoe/summary.json"'
+
+screen=$work/headless.stdout
+"$wb" tui "$work/broken.lua" >"$screen" 2>"$work/headless.stderr"
+status=$?
+check "uoe-wb tui SCRIPT.lua without a terminal runs it as uoe-wb run: print on stdout, the error on stderr" \
+    '[ $status -eq 1 ] && has "^before the error$" && grep -q "broken.lua:7: attempt to index a nil value" "$work/headless.stderr"'
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "1..$count # SKIP the workbench's tests: tmux is not installed"
+    exit 0
+fi
+
+# ---- in a terminal ----
+
+# launch NAME COLS ROWS COMMAND: a new session running COMMAND in the work
+# folder on one thread; the shell records the terminal settings before and
+# after, and the exit status
+launch() {
+    name=$1
+    tm new-session -d -x "$2" -y "$3" -s "$name" \
+        "cd '$work' && stty -g >$name.stty-before; env OMP_NUM_THREADS=1 $4; echo \"exit status \$?\"; stty -g >$name.stty-after; sleep 600"
+}
+
+# start NAME COLS ROWS ENV...: uoe-wb tui on the model with small settings
 start() {
     name=$1 cols=$2 rows=$3
     shift 3
-    tm new-session -d -x "$cols" -y "$rows" -s "$name" \
-        "cd '$work' && stty -g >$name.stty-before; env OMP_NUM_THREADS=1 $* '$wb' tui '$model' $small --out '$work/$name'; echo \"exit status \$?\"; stty -g >$name.stty-after; sleep 600"
+    launch "$name" "$cols" "$rows" "$* '$wb' tui '$model' $small --out '$work/$name'"
 }
 
 capture() {
@@ -69,21 +146,6 @@ keys() {
     session=$1
     shift
     tm send-keys -t "$session" "$@"
-}
-
-# check DESCRIPTION CONDITION: one TAP line; on failure, the screen follows
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        sed 's/^/#   /' "$screen"
-    fi
-}
-
-has() {
-    grep -Eq "$1" "$screen"
 }
 
 # clean_layout ROWS COLS: the pane holds one frame of that size and nothing else
@@ -231,5 +293,88 @@ tm send-keys -t signal C-c
 wait_for signal "exit status"
 check "Ctrl-C stops the run, restores the terminal and exits 130" \
     'has "exit status 130" && cmp -s "$work/signal.stty-before" "$work/signal.stty-after" && grep -q "stopped from the workbench" "$work/signal/1-ga-uoe/summary.json"'
+
+# ---- a Lua script in the workbench ----
+
+launch lua 120 40 "LANG=C.UTF-8 '$wb' tui --paused '$script' model='$model' $small_keys out='$work/lua'"
+wait_for lua "⏸ paused.*step 0/100000" && wait_for lua "UT 0\.[0-9]{4}"
+check "a script: the header names the script, its run, method, set, target, lr, alpha, FE and UT" \
+    'has "^ uoe-wb │ default\.lua │ run 1-uoe │" && has "step 0/100000" && has "method ga" && has "set uoe \([0-9.]+% tunable\)" && has "target L[0-9]+ E[0-9]+" && has "lr 1\.0e-03" && has "α 1 " && has "FE 0\.[0-9]{4}" && has "UT 0\.[0-9]{4}"'
+check "a script: the heatmap has a row for each pair of the 4 layers, 16 experts each" \
+    '[ "$(grep -Ec "^ *L0/1.{2}([▀◆+]{4}){16}" "$screen")" -eq 1 ] && [ "$(grep -Ec "^ *L2/3.{2}([▀◆+]{4}){16}" "$screen")" -eq 1 ]'
+check "a script: its print lines go to the log pane" 'has "│== uoe$" && ! has "^== uoe"'
+keys lua s
+wait_for lua "paused.*step 1/100000"
+check "a script: s takes one step and pauses" 'has "paused.*step 1/100000"'
+keys lua s
+wait_for lua "paused.*step 2/100000"
+check "a script: s again takes the next" 'has "paused.*step 2/100000"'
+keys lua Space
+wait_for lua "running.*step [0-9]{2,}/100000"
+check "a script: space resumes, the step counter runs" 'has "running.*step [0-9]{2,}/100000"'
+keys lua Space
+wait_for lua "paused.*step"
+before=$(grep -Eo "step [0-9]+/100000" "$screen")
+sleep 1
+capture lua
+check "a script: space pauses, the step counter stands still" \
+    'has "paused" && [ "$(grep -Eo "step [0-9]+/100000" "$screen")" = "$before" ]'
+keys lua A
+wait_for lua "α 2 "
+check "a script: A raises alpha between its run's steps" 'has "α 2 " && has "router anchor alpha 2 \(was 1\)"'
+keys lua Right t
+wait_for lua "retarget is not available"
+check "a script: t says in the log that its runs cannot be retargeted" \
+    'has "│retarget is not available for Lua scripts" && has "run 1-uoe"'
+keys lua v
+wait_for lua "change in share since step 0"
+check "a script: v switches the heatmap view" 'has "Routing: forget change in share since step 0"'
+keys lua q y
+wait_for lua "exit status"
+check "a script: q then y quits with status 0, the results printed, the terminal as before" \
+    'has "exit status 0" && has "^1-uoe: FE" && ! has "Routing:" && cmp -s "$work/lua.stty-before" "$work/lua.stty-after"'
+check "a script: its run stopped after its step and wrote its summary; the script went no further" \
+    'grep -q "\"stopped\": \"stopped from the workbench after step [0-9]* of 100000\"" "$work/lua/uoe/summary.json" && [ ! -e "$work/lua/ga-all" ]'
+
+launch broken 120 40 "LANG=C.UTF-8 '$wb' tui '$work/broken.lua'"
+wait_for broken "failed"
+check "a failing script: the error (file:line) and its traceback show, after its print and warn lines" \
+    'has "^ uoe-wb │ broken\.lua +│.*failed" && has "│before the error$" && has "│Lua warning: a warning$" && has "│error: .*broken\.lua:7: attempt to index a nil value" && has "│stack traceback:$" && has "│ +.*broken\.lua:7: in function"'
+keys broken q
+wait_for broken "exit status"
+check "a failing script: q exits 1 with the error on the terminal, restored" \
+    'has "exit status 1" && has "^uoe-wb: .*broken\.lua:7: attempt to index a nil value" && cmp -s "$work/broken.stty-before" "$work/broken.stty-after"'
+
+# bare uoe-wb: experiments/default.lua, found first on UOE_LUA_PATH, is the
+# shipped one on the tiny world
+mkdir -p "$work/lua-path/experiments"
+cat >"$work/lua-path/experiments/default.lua" <<EOF
+local shipped = setmetatable({}, {__index = _G})
+assert(loadfile("$script", "t", shipped))()
+name, description, defaults = shipped.name, shipped.description, shipped.defaults
+function experiment(args)
+    print("the default experiment, small")
+    for key, value in string.gmatch("$small_keys", "([%w_]+)=(%S+)") do
+        args[key] = tonumber(value) or value
+    end
+    return shipped.experiment(args)
+end
+EOF
+launch bare 120 40 "LANG=C.UTF-8 UOE_LUA_PATH='$work/lua-path:$top/lua' '$wb'"
+wait_for bare "running.*step [0-9]{2,}/100000"
+check "bare uoe-wb runs experiments/default.lua in the workbench, into runs/tui-*" \
+    'has "^ uoe-wb │ default\.lua │ run 1-uoe │" && has "│the default experiment, small$" && has "│== uoe$" && has "│== 1-uoe: runs/tui-[0-9]{8}-[0-9]{6}/uoe$"'
+keys bare q y
+wait_for bare "exit status"
+check "bare uoe-wb: q then y quits with status 0, its run directory written" \
+    'has "exit status 0" && grep -q "stopped from the workbench" "$work"/runs/tui-*/uoe/summary.json'
+
+# SIGTERM to the workbench running a script: exec keeps the pid the shell wrote
+launch term 80 24 "LANG=C.UTF-8 sh -c 'echo \$\$ >term.pid; exec \"\$@\"' sh '$wb' tui --paused '$script' model='$model' $small_keys out='$work/term'"
+wait_for term "⏸ paused.*step 0/100000"
+kill -TERM "$(cat "$work/term.pid")"
+wait_for term "exit status"
+check "SIGTERM stops a script in the workbench: exit 143, the terminal restored, the summary written" \
+    'has "exit status 143" && cmp -s "$work/term.stty-before" "$work/term.stty-after" && grep -q "stopped from the workbench" "$work/term/uoe/summary.json"'
 
 echo "1..$count"
