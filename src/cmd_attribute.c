@@ -9,6 +9,7 @@
 #include <stdlib.h>
 
 #include "attribution.h"
+#include "attribution_json.h"
 #include "checkpoint.h"
 #include "cli.h"
 #include "dataset.h"
@@ -34,70 +35,31 @@ static const char attribute_usage[] =
     "  --json           one JSON object, with the full (layer x expert) matrices\n"
     "  --tokenizer P    tokenizer.json (default MODEL_DIR/tokenizer.json)\n";
 
-static json_t *matrix_json(const double *values, int rows, int cols)
-{
-    json_t *matrix = json_array();
-    for (int r = 0; r < rows; r++) {
-        json_t *row = json_array();
-        for (int c = 0; c < cols; c++)
-            json_array_append_new(row, json_real(values[(size_t)r * cols + c]));
-        json_array_append_new(matrix, row);
-    }
-    return matrix;
-}
-
-typedef struct {
-    int count;
-    int top[3];              /* the M of each overlap */
-    double overlap[3];
-} HalfOverlaps;
-
 static void print_result(const Attribution *a, const ModelConfig *config, const char *file,
                          int top, AttributionStatistic statistic, const HalfOverlaps *halves,
                          bool as_json)
 {
-    int E = a->num_experts;
-    int *layers = xmalloc((size_t)top * sizeof(int)), *experts = xmalloc((size_t)top * sizeof(int));
-    int n = attribution_rank_by(a, config, statistic, layers, experts, top);
     if (as_json) {
-        json_t *ranking = json_array();
-        for (int i = 0; i < n; i++) {
-            size_t at = (size_t)layers[i] * E + experts[i];
-            json_array_append_new(ranking, json_pack("{s:i, s:i, s:f, s:f, s:f}", "layer", layers[i],
-                                                     "expert", experts[i], "score", a->gate_score[at],
-                                                     "selection_share", a->selection_share[at],
-                                                     "prob_mean", a->prob_mean[at]));
-        }
-        json_t *root = json_pack("{s:s, s:i, s:I, s:o, s:o, s:o, s:o}", "file", file,
-                                 "sequences", a->sequences, "tokens", (json_int_t)a->tokens,
-                                 "ranking", ranking,
-                                 "gate_score", matrix_json(a->gate_score, a->num_layers, E),
-                                 "selection_share", matrix_json(a->selection_share, a->num_layers, E),
-                                 "prob_mean", matrix_json(a->prob_mean, a->num_layers, E));
-        json_object_set_new(root, "ranked_by", json_string(attribution_statistic_name(statistic)));
-        if (halves->count > 0) {
-            json_t *overlaps = json_array();
-            for (int i = 0; i < halves->count; i++)
-                json_array_append_new(overlaps, json_pack("{s:i, s:f}", "top", halves->top[i],
-                                                          "overlap", halves->overlap[i]));
-            json_object_set_new(root, "half_overlap", overlaps);
-        }
+        json_t *root = attribution_json(a, config, file, top, statistic, halves);
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         puts(text);
         free(text);
         json_decref(root);
-    } else {
-        printf("%s: %d sequences, %ld tokens\n", file, a->sequences, a->tokens);
-        printf("rank  layer  expert  score (Eq. 2)  selection share  mean prob\n");
-        for (int i = 0; i < n; i++) {
-            size_t at = (size_t)layers[i] * E + experts[i];
-            printf("%4d  %5d  %6d  %13.5f  %15.5f  %9.5f\n", i + 1, layers[i], experts[i],
-                   a->gate_score[at], a->selection_share[at], a->prob_mean[at]);
-        }
-        for (int i = 0; i < halves->count; i++)
-            printf("overlap of the top %d between two disjoint halves: %.4f\n", halves->top[i],
-                   halves->overlap[i]);
+        return;
     }
+    int E = a->num_experts;
+    int *layers = xmalloc((size_t)top * sizeof(int)), *experts = xmalloc((size_t)top * sizeof(int));
+    int n = attribution_rank_by(a, config, statistic, layers, experts, top);
+    printf("%s: %d sequences, %ld tokens\n", file, a->sequences, a->tokens);
+    printf("rank  layer  expert  score (Eq. 2)  selection share  mean prob\n");
+    for (int i = 0; i < n; i++) {
+        size_t at = (size_t)layers[i] * E + experts[i];
+        printf("%4d  %5d  %6d  %13.5f  %15.5f  %9.5f\n", i + 1, layers[i], experts[i],
+               a->gate_score[at], a->selection_share[at], a->prob_mean[at]);
+    }
+    for (int i = 0; i < halves->count; i++)
+        printf("overlap of the top %d between two disjoint halves: %.4f\n", halves->top[i],
+               halves->overlap[i]);
     free(layers);
     free(experts);
 }

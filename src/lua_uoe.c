@@ -168,6 +168,7 @@ int luaopen_uoe(lua_State *L)
     lua_uoe_open_model(L);
     lua_uoe_open_dataset(L);
     lua_uoe_open_attribute(L);
+    lua_uoe_open_json(L);
     lua_uoe_open_evaluate(L);
     lua_uoe_open_plot(L);
     lua_uoe_open_run(L);

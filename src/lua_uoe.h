@@ -76,6 +76,7 @@ void lua_uoe_open_tensor(lua_State *L);
 void lua_uoe_open_model(lua_State *L);
 void lua_uoe_open_dataset(lua_State *L);
 void lua_uoe_open_attribute(lua_State *L);
+void lua_uoe_open_json(lua_State *L);
 void lua_uoe_open_evaluate(lua_State *L);
 void lua_uoe_open_plot(lua_State *L);
 void lua_uoe_open_run(lua_State *L);

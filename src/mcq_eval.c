@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "rng.h"
 
 /* Tokens per forward pass. A forward keeps the logits, N x V floats: 1024
  * tokens of a 152k-word vocabulary (Qwen) take 0.6 GB. */
@@ -222,4 +223,27 @@ int mcq_evaluate(Model *model, const Tokenizer *tokenizer, const McqSet *set, Mc
     score->acc = (double)correct / set->count;
     score->acc_norm = (double)correct_norm / set->count;
     return 0;
+}
+
+static int compare_ints(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    return (x > y) - (x < y);
+}
+
+void mcq_set_sample(const McqSet *set, int limit, uint64_t seed, McqSet *sample)
+{
+    int *order = xmalloc((size_t)(set->count > 0 ? set->count : 1) * sizeof(int));
+    for (int i = 0; i < set->count; i++)
+        order[i] = i;
+    Rng rng;
+    rng_seed(&rng, seed);
+    rng_shuffle(&rng, order, set->count);
+    sample->count = limit > 0 && limit < set->count ? limit : set->count;
+    sample->items = xmalloc((size_t)(sample->count > 0 ? sample->count : 1) * sizeof(McqItem));
+    /* in file order, so the sample reads like the set */
+    qsort(order, (size_t)sample->count, sizeof(int), compare_ints);
+    for (int i = 0; i < sample->count; i++)
+        sample->items[i] = set->items[order[i]];
+    free(order);
 }

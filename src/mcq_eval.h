@@ -29,4 +29,8 @@ int mcq_choice_loglikelihoods(Model *model, const Tokenizer *tokenizer, const Mc
 int mcq_evaluate(Model *model, const Tokenizer *tokenizer, const McqSet *set, McqScore *score,
                  int *predicted, int *predicted_norm);
 
+/* A seeded sample of up to `limit` questions of set (all when limit <= 0),
+ * in file order, sharing the set's items: free only sample->items. */
+void mcq_set_sample(const McqSet *set, int limit, uint64_t seed, McqSet *sample);
+
 #endif

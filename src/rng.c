@@ -51,3 +51,13 @@ uint64_t rng_below(Rng *rng, uint64_t bound)
     while (x >= limit);
     return x % bound;
 }
+
+void rng_shuffle(Rng *rng, int *order, int count)
+{
+    for (int i = count - 1; i > 0; i--) {
+        int j = (int)rng_below(rng, (uint64_t)i + 1);
+        int swap = order[i];
+        order[i] = order[j];
+        order[j] = swap;
+    }
+}

@@ -17,5 +17,7 @@ double rng_uniform(Rng *rng);
 double rng_normal(Rng *rng);
 /* Uniform integer in [0, bound). */
 uint64_t rng_below(Rng *rng, uint64_t bound);
+/* Fisher-Yates: a uniformly random permutation of order[0..count). */
+void rng_shuffle(Rng *rng, int *order, int count);
 
 #endif

@@ -119,22 +119,12 @@ static double seconds_now(void)
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static void shuffle(int *order, int count, Rng *rng)
-{
-    for (int i = count - 1; i > 0; i--) {
-        int j = (int)rng_below(rng, (uint64_t)i + 1);
-        int swap = order[i];
-        order[i] = order[j];
-        order[j] = swap;
-    }
-}
-
 /* The next `count` documents of the side's epoch order, reshuffling at each epoch. */
 static void next_indices(Side *side, int *indices, int count)
 {
     for (int i = 0; i < count; i++) {
         if (side->next == side->count) {
-            shuffle(side->order, side->count, &side->rng);
+            rng_shuffle(&side->rng, side->order, side->count);
             side->next = 0;
         }
         indices[i] = side->order[side->next++];
@@ -158,7 +148,7 @@ static int load_side(Side *side, const char *path, const Tokenizer *tokenizer, u
     for (int i = 0; i < side->count; i++)
         side->order[i] = i;
     /* the probe is a fixed seeded sample; training then walks its own shuffles */
-    shuffle(side->order, side->count, &side->rng);
+    rng_shuffle(&side->rng, side->order, side->count);
     int probe = probe_sequences < side->count ? probe_sequences : side->count;
     sequence_batch_fill(&side->probe, side->documents, side->order, probe, max_len);
     int N = side->probe.B * side->probe.T;
@@ -181,30 +171,6 @@ static void free_side(Side *side)
     sequence_batch_free(&side->probe);
     free(side->probe_mask);
     probe_routing_free(&side->probe_start);
-}
-
-static int compare_ints(const void *a, const void *b)
-{
-    int x = *(const int *)a, y = *(const int *)b;
-    return (x > y) - (x < y);
-}
-
-/* A seeded sample of up to `limit` questions, sharing the set's items. */
-static void sample_questions(const McqSet *set, int limit, uint64_t seed, McqSet *sample)
-{
-    int *order = xmalloc((size_t)(set->count > 0 ? set->count : 1) * sizeof(int));
-    for (int i = 0; i < set->count; i++)
-        order[i] = i;
-    Rng rng;
-    rng_seed(&rng, seed);
-    shuffle(order, set->count, &rng);
-    sample->count = limit > 0 && limit < set->count ? limit : set->count;
-    sample->items = xmalloc((size_t)(sample->count > 0 ? sample->count : 1) * sizeof(McqItem));
-    /* in file order, so the sample reads like the set */
-    qsort(order, (size_t)sample->count, sizeof(int), compare_ints);
-    for (int i = 0; i < sample->count; i++)
-        sample->items[i] = set->items[order[i]];
-    free(order);
 }
 
 static void ensure_gradient_buffers(UnlearnRun *run, int N)
@@ -643,8 +609,8 @@ int unlearn_begin(UnlearnRun *run, Model *model, const Tokenizer *tokenizer,
         return -1;
     s->forget_mcq_path = xstrdup(data->forget_mcq_path);
     s->utility_mcq_path = xstrdup(data->utility_mcq_path);
-    sample_questions(&s->forget_mcq, c->eval_questions, c->seed + 3, &s->fe_questions);
-    sample_questions(&s->utility_mcq, c->eval_questions, c->seed + 4, &s->ut_questions);
+    mcq_set_sample(&s->forget_mcq, c->eval_questions, c->seed + 3, &s->fe_questions);
+    mcq_set_sample(&s->utility_mcq, c->eval_questions, c->seed + 4, &s->ut_questions);
 
     int rc = data->attribution_path
                  ? attribution_load(&run->attribution, data->attribution_path, mc)

@@ -101,6 +101,7 @@ lua_checks losses
 check "config.json records a Lua loss by name" \
     'grep -q "\"name\": \"npo (lua)\"" "$work/losses/npo-lua/config.json"'
 lua_checks policies
+lua_checks api_train fixtures="$data/fixtures" top="$top" wb="$wb"
 
 run run "$scripts/keys.lua" n=3 x=1.5 s=hello empty= neg=-2
 check "keys reach the script as a table, numbers converted" \
@@ -184,5 +185,12 @@ check "experiments/alpha_sweep.lua runs a run per alpha" \
 run run "$top/lua/experiments/topm.lua" out="$work/topm" sizes=2 $reduced
 check "experiments/topm.lua runs top-1 against top-2 in one layer and across layers" \
     '[ $status -eq 0 ] && grep -q "^  top2-layer  *2 " "$work/stdout" && grep -q "^  top2-global  *2 " "$work/stdout" && grep -q "\"name\": \"explicit\"" "$work/topm/top2-global/config.json"'
+paper="steps=1 lrs=1e-3 eval_questions=4 full_questions=4 attribution_sequences=4 batch=2 probe_sequences=2 timing_steps=1"
+run run "$top/lua/experiments/paper_table.lua" out="$work/paper" $paper
+check "experiments/paper_table.lua runs the reduced matrix, sweeps and timings into OUT/results.md, not docs/" \
+    '[ $status -eq 0 ] && [ ! -e docs/results.md.tmp ] && [ $(grep -c "^| [A-Za-z]* | [a-zA-Z ]* | [0-9.]* | 1e-3 | 1\*\{0,1\} |" "$work/paper/results.md") -eq 11 ] && grep -q "^| top | overlap |" "$work/paper/results.md" && [ $(grep -c "^| [A-Za-z, -]* | 0\.[0-9]* |$" "$work/paper/results.md") -ge 3 ] && [ "$(cat "$work/paper/wall-seconds" | wc -l)" -eq 1 ]'
+run run "$top/lua/experiments/paper_table.lua" out="$work/paper" $paper
+check "experiments/paper_table.lua resumes: a second run keeps the finished runs and adds its wall time" \
+    '[ $status -eq 0 ] && ! grep -q "s\] [a-z-]*@lr=1e-3$" "$work/stdout" && grep -q "s\] time-all$" "$work/stdout" && [ "$(cat "$work/paper/wall-seconds" | wc -l)" -eq 2 ]'
 
 echo "1..$count"
