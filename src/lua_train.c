@@ -2,13 +2,15 @@
  * `uoe-wb train` with their options as keys, through the same functions.
  * Each prints what its command prints (unless quiet, or under the
  * workbench); uoe.train also hands each logged step to an on_log function,
- * stops on Ctrl-C between steps, and returns the trained model. */
+ * stops between steps on Ctrl-C or the workbench's quit, and returns the
+ * trained model. */
 #include <limits.h>
 #include <string.h>
 
 #include "checkpoint.h"
 #include "error.h"
 #include "json_util.h"
+#include "lua_host.h"
 #include "lua_uoe.h"
 #include "tokenizer_train.h"
 #include "train.h"
@@ -224,7 +226,8 @@ typedef struct {
     int on_log;                            /* stack index of the function, or 0 */
     int error_slot;                        /* stack index where a failure's message waits */
     bool failed;
-    volatile sig_atomic_t *interrupted;
+    volatile sig_atomic_t *interrupted;   /* Ctrl-C, headless */
+    LuaHostWorkbench *workbench;          /* its quit, in the workbench; else NULL */
 } TrainSteps;
 
 static void push_record(lua_State *L, const TrainProgress *p, int steps)
@@ -244,7 +247,8 @@ static void push_record(lua_State *L, const TrainProgress *p, int steps)
 }
 
 /* After every step: on_log on the logged ones; stops the job when on_log
- * fails or Ctrl-C was pressed. Never raises: the job must free its data. */
+ * fails, on Ctrl-C, or when the workbench quits. Never raises: the job must
+ * free its data. */
 static int after_step(const TrainProgress *p, void *ctx)
 {
     TrainSteps *s = ctx;
@@ -259,7 +263,8 @@ static int after_step(const TrainProgress *p, void *ctx)
         }
         lua_pop(L, 1);
     }
-    return s->failed || (s->interrupted && *s->interrupted);
+    return s->failed || (s->interrupted && *s->interrupted) ||
+           (s->workbench && s->workbench->quit_requested(s->workbench->ctx));
 }
 
 /* Reads the keys of the table at 1 that mirror `uoe-wb train --help`. */
@@ -324,7 +329,8 @@ static int uoe_train(lua_State *L)
     lua_uoe_check_options(L, 1, false, keys);
     TrainJob job = {.train = train_default_config(), .log_every = 10};
     check_job(L, &job);
-    TrainSteps steps = {.L = L, .job = &job, .interrupted = lua_uoe_context(L).interrupted};
+    TrainSteps steps = {.L = L, .job = &job, .interrupted = lua_uoe_context(L).interrupted,
+                        .workbench = lua_host_workbench(L)};
     int type = lua_getfield(L, 1, "on_log");
     if (type == LUA_TFUNCTION)
         steps.on_log = lua_gettop(L);
