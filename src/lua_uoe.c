@@ -172,6 +172,7 @@ int luaopen_uoe(lua_State *L)
     lua_uoe_open_evaluate(L);
     lua_uoe_open_plot(L);
     lua_uoe_open_run(L);
+    lua_uoe_open_train(L);
     lua_pushliteral(L, PACKAGE_VERSION);
     lua_setfield(L, -2, "version");
     return 1;

@@ -80,6 +80,7 @@ void lua_uoe_open_json(lua_State *L);
 void lua_uoe_open_evaluate(lua_State *L);
 void lua_uoe_open_plot(lua_State *L);
 void lua_uoe_open_run(lua_State *L);
+void lua_uoe_open_train(lua_State *L);
 
 /* Tensors: float32 or int32 (int64 when read from a .npy), C order. */
 typedef struct {
