@@ -9,7 +9,6 @@
 
 #include "checkpoint.h"
 #include "error.h"
-#include "json_util.h"
 #include "lua_host.h"
 #include "lua_uoe.h"
 #include "tokenizer_train.h"
@@ -133,90 +132,6 @@ static int uoe_train_tokenizer(lua_State *L)
     return 1;
 }
 
-/* ---- a config table as a config.json ---- */
-
-/* Sets the error of a value that is no JSON: field names it, NULL the table itself. */
-static json_t *config_error(const char *field, const char *problem)
-{
-    if (field)
-        error_set("key 'config': field '%s': %s", field, problem);
-    else
-        error_set("key 'config': %s", problem);
-    return NULL;
-}
-
-static json_t *json_of_value(lua_State *L, int index, const char *field);
-
-static json_t *json_of_table(lua_State *L, int index, const char *field)
-{
-    if (!lua_checkstack(L, 4))
-        return config_error(field, "nested too deeply");
-    size_t length = lua_rawlen(L, index), keys = 0;
-    bool string_keys = true;
-    lua_pushnil(L);
-    while (lua_next(L, index)) {
-        keys++;
-        string_keys &= lua_type(L, -2) == LUA_TSTRING;
-        lua_pop(L, 1);
-    }
-    if (keys == length) {
-        json_t *array = json_array();
-        for (size_t i = 1; i <= length; i++) {
-            lua_rawgeti(L, index, (lua_Integer)i);
-            json_t *item = json_of_value(L, -1, field);
-            lua_pop(L, 1);
-            if (!item) {
-                json_decref(array);
-                return NULL;
-            }
-            json_array_append_new(array, item);
-        }
-        return array;
-    }
-    if (!string_keys)
-        return config_error(field, "a table must be a list or have string keys");
-    json_t *object = json_object();
-    lua_pushnil(L);
-    while (lua_next(L, index)) {
-        json_t *value = json_of_value(L, -1, lua_tostring(L, -2));
-        lua_pop(L, 1);
-        if (!value) {
-            lua_pop(L, 1);
-            json_decref(object);
-            return NULL;
-        }
-        json_object_set_new(object, lua_tostring(L, -1), value);
-    }
-    return object;
-}
-
-/* The Lua value at index as JSON: a list as an array, a table with string
- * keys as an object. NULL with an error naming the field when it is none. */
-static json_t *json_of_value(lua_State *L, int index, const char *field)
-{
-    index = lua_absindex(L, index);
-    switch (lua_type(L, index)) {
-    case LUA_TBOOLEAN: return json_boolean(lua_toboolean(L, index));
-    case LUA_TNUMBER: {
-        if (lua_isinteger(L, index))
-            return json_integer(lua_tointeger(L, index));
-        json_t *real = json_real(lua_tonumber(L, index));
-        return real ? real : config_error(field, "a number that is not finite");
-    }
-    case LUA_TSTRING: {
-        json_t *string = json_string(lua_tostring(L, index));
-        return string ? string : config_error(field, "a string that is not UTF-8");
-    }
-    case LUA_TTABLE: return json_of_table(L, index, field);
-    default: {
-        json_t *none = config_error(field, lua_pushfstring(L, "a %s cannot be written as JSON",
-                                                           luaL_typename(L, index)));
-        lua_pop(L, 1);
-        return none;
-    }
-    }
-}
-
 /* ---- uoe.train ---- */
 
 /* What the steps of uoe.train need from Lua. */
@@ -299,20 +214,19 @@ static void check_job(lua_State *L, TrainJob *job)
     job->log = progress_stream(L);
 }
 
-/* Writes a config table as OUT/config.json (which the saved model's
- * replaces), to be read as `uoe-wb train --config` reads a file. */
+/* Writes a config table as OUT/config.json through uoe.write_json (the
+ * function's upvalue), to be read as `uoe-wb train --config` reads a file;
+ * the saved model's config.json replaces it. */
 static const char *write_config(lua_State *L, const char *out_dir)
 {
-    lua_getfield(L, 1, "config");
-    json_t *config = json_of_value(L, -1, NULL);
-    lua_pop(L, 1);
-    if (!config)
-        luaL_argerror(L, 1, error_message());
-    const char *path = lua_pushfstring(L, "%s/config.json", out_dir);
-    int rc = checkpoint_make_directory(out_dir) < 0 ? -1 : json_write_file(config, path);
-    json_decref(config);
-    if (rc < 0)
+    if (checkpoint_make_directory(out_dir) < 0)
         lua_uoe_engine_error(L);
+    const char *path = lua_pushfstring(L, "%s/config.json", out_dir);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, -2);
+    lua_getfield(L, 1, "config");
+    if (lua_pcall(L, 2, 0, 0) != LUA_OK)
+        luaL_argerror(L, 1, lua_pushfstring(L, "key 'config': %s", lua_tostring(L, -1)));
     return path;
 }
 
@@ -385,8 +299,9 @@ static int uoe_train(lua_State *L)
 
 void lua_uoe_open_train(lua_State *L)
 {
-    static const luaL_Reg functions[] = {
-        {"train_tokenizer", uoe_train_tokenizer}, {"train", uoe_train}, {NULL, NULL},
-    };
-    luaL_setfuncs(L, functions, 0);
+    lua_pushcfunction(L, uoe_train_tokenizer);
+    lua_setfield(L, -2, "train_tokenizer");
+    lua_getfield(L, -1, "write_json"); /* lua_uoe_open_json's, opened before */
+    lua_pushcclosure(L, uoe_train, 1);
+    lua_setfield(L, -2, "train");
 }

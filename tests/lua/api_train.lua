@@ -148,7 +148,7 @@ local function misuse(uoe, args, corpus, tokenizer)
                 uoe.train, {}, {})
     local bad_config = tiny_config()
     bad_config.hidden_act = print
-    check.fails("train with a function in the config", "key 'config': field 'hidden_act': a function cannot be written as JSON",
+    check.fails("train with a function in the config", "hidden_act: a function cannot be written as JSON",
                 train, {config = bad_config})
     local small = tiny_config()
     small.vocab_size = 300
