@@ -13,6 +13,7 @@
 
 #include "error.h"
 #include "json_util.h"
+#include "memory_budget.h"
 #include "safetensors.h"
 
 #define CONFIG_FILE "config.json"
@@ -128,14 +129,16 @@ static char *path_join(const char *dir, const char *name)
 
 /* ---- reading ---- */
 
-/* The open files of a checkpoint being read. */
+/* The files of a checkpoint being read: first located (reader_locate),
+ * then mapped (reader_map) once the memory check has passed. */
 typedef struct {
     const char *where;        /* what errors about absent tensors name: the directory or file */
     char *index_path;         /* NULL without an index */
     json_t *index;            /* the index file, or NULL */
     json_t *weight_map;       /* tensor name -> shard file name, inside index */
-    SafetensorsFile *shards;  /* (num_shards) */
+    char **shard_paths;       /* (num_shards) */
     const char **shard_names; /* (num_shards) as the index names them */
+    SafetensorsFile *shards;  /* (num_shards), all zero until mapped */
     bool **used;              /* [shard][tensor]: read into an engine tensor */
     int num_shards;
 } Reader;
@@ -148,20 +151,15 @@ static int shard_index(const Reader *reader, const char *file_name)
     return -1;
 }
 
-/* file_name, its name in the index, must outlive the reader. */
-static int open_shard(Reader *reader, const char *path, const char *file_name)
+/* Takes path; file_name, its name in the index, must outlive the reader. */
+static void add_shard(Reader *reader, char *path, const char *file_name)
 {
     size_t n = (size_t)reader->num_shards + 1;
-    reader->shards = xrealloc(reader->shards, n * sizeof reader->shards[0]);
+    reader->shard_paths = xrealloc(reader->shard_paths, n * sizeof reader->shard_paths[0]);
     reader->shard_names = xrealloc(reader->shard_names, n * sizeof reader->shard_names[0]);
-    reader->used = xrealloc(reader->used, n * sizeof reader->used[0]);
-    SafetensorsFile *shard = &reader->shards[n - 1];
-    if (safetensors_open(shard, path) < 0)
-        return -1;
+    reader->shard_paths[n - 1] = path;
     reader->shard_names[n - 1] = file_name;
-    reader->used[n - 1] = xcalloc((size_t)shard->count, sizeof(bool));
     reader->num_shards++;
-    return 0;
 }
 
 /* Shards must sit beside the index: a plain file name. */
@@ -170,8 +168,8 @@ static bool is_plain_file_name(const char *name)
     return name[0] && !strchr(name, '/') && strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-/* Opens every shard the index names, each once. */
-static int open_indexed_shards(Reader *reader, const char *dir)
+/* Lists every shard the index names, each once. */
+static int locate_indexed_shards(Reader *reader, const char *dir)
 {
     reader->index = json_load_object(reader->index_path);
     if (!reader->index)
@@ -186,13 +184,8 @@ static int open_indexed_shards(Reader *reader, const char *dir)
         if (!json_is_string(file) || !is_plain_file_name(json_string_value(file)))
             return error_set("%s: tensor '%s': expected the name of a file in the same directory",
                              reader->index_path, name);
-        if (shard_index(reader, json_string_value(file)) >= 0)
-            continue;
-        char *path = path_join(dir, json_string_value(file));
-        int result = open_shard(reader, path, json_string_value(file));
-        free(path);
-        if (result < 0)
-            return -1;
+        if (shard_index(reader, json_string_value(file)) < 0)
+            add_shard(reader, path_join(dir, json_string_value(file)), json_string_value(file));
     }
     return 0;
 }
@@ -200,10 +193,14 @@ static int open_indexed_shards(Reader *reader, const char *dir)
 static void reader_close(Reader *reader)
 {
     for (int s = 0; s < reader->num_shards; s++) {
-        safetensors_close(&reader->shards[s]);
-        free(reader->used[s]);
+        if (reader->shards)
+            safetensors_close(&reader->shards[s]);
+        if (reader->used)
+            free(reader->used[s]);
+        free(reader->shard_paths[s]);
     }
     free(reader->shards);
+    free(reader->shard_paths);
     free(reader->shard_names);
     free(reader->used);
     json_decref(reader->index);
@@ -211,25 +208,54 @@ static void reader_close(Reader *reader)
     memset(reader, 0, sizeof *reader);
 }
 
-/* A single file wins over an index, as in transformers. */
-static int reader_open(Reader *reader, const char *dir)
+/* Finds the files of the checkpoint in dir, without opening them. A single
+ * file wins over an index, as in transformers. */
+static int reader_locate(Reader *reader, const char *dir)
 {
     memset(reader, 0, sizeof *reader);
     reader->where = dir;
     char *single_path = path_join(dir, SINGLE_FILE);
-    int result;
+    int result = 0;
     if (access(single_path, F_OK) == 0) {
-        result = open_shard(reader, single_path, SINGLE_FILE);
+        add_shard(reader, single_path, SINGLE_FILE);
+        single_path = NULL;
     } else {
         reader->index_path = path_join(dir, INDEX_FILE);
         result = access(reader->index_path, F_OK) == 0
-                     ? open_indexed_shards(reader, dir)
+                     ? locate_indexed_shards(reader, dir)
                      : error_set("%s: has neither %s nor %s", dir, SINGLE_FILE, INDEX_FILE);
     }
     free(single_path);
     if (result < 0)
         reader_close(reader);
     return result;
+}
+
+/* The bytes that mapping every shard takes (of address space). A file that
+ * cannot be read counts 0 here; reader_map then says why. */
+static uint64_t reader_file_bytes(const Reader *reader)
+{
+    uint64_t total = 0;
+    for (int s = 0; s < reader->num_shards; s++) {
+        struct stat status;
+        if (stat(reader->shard_paths[s], &status) == 0 && S_ISREG(status.st_mode))
+            total += (uint64_t)status.st_size;
+    }
+    return total;
+}
+
+/* Maps and validates every located shard. */
+static int reader_map(Reader *reader)
+{
+    reader->shards = xcalloc((size_t)reader->num_shards, sizeof reader->shards[0]);
+    reader->used = xcalloc((size_t)reader->num_shards, sizeof reader->used[0]);
+    for (int s = 0; s < reader->num_shards; s++) {
+        SafetensorsFile *shard = &reader->shards[s];
+        if (safetensors_open(shard, reader->shard_paths[s]) < 0)
+            return -1;
+        reader->used[s] = xcalloc((size_t)shard->count, sizeof(bool));
+    }
+    return 0;
 }
 
 /* The tensor called name, or NULL. *shard is the file that holds it or
@@ -383,7 +409,25 @@ static int read_model(const Reader *reader, Model *model, CheckpointInfo *info)
     return result;
 }
 
-static int open_checkpoint(Model *model, const char *dir, CheckpointInfo *info, bool with_weights)
+/* Memory for the loader's own work: the parsed headers and index, the name
+ * scratch and the per-tensor flags; a few MiB even for checkpoints of
+ * thousands of tensors. */
+#define LOADER_WORKING_BYTES ((uint64_t)16 << 20)
+
+/* Maps the located shards once need, with the mappings and the loader's
+ * own work added, fits the memory budget; else the error says what it
+ * needs and what is available. */
+static int map_within_budget(Reader *reader, const char *action, MemoryNeed need)
+{
+    memory_need_add(&need, "checkpoint files mapped", reader_file_bytes(reader), true);
+    memory_need_add(&need, "loader", LOADER_WORKING_BYTES, false);
+    if (memory_budget_check(reader->where, action, &need) < 0)
+        return -1;
+    return reader_map(reader);
+}
+
+static int open_checkpoint(Model *model, const char *dir, CheckpointInfo *info,
+                           const MemoryNeed *beside, bool with_weights)
 {
     memset(model, 0, sizeof *model);
     ModelConfig config;
@@ -393,13 +437,21 @@ static int open_checkpoint(Model *model, const char *dir, CheckpointInfo *info, 
     if (result < 0)
         return -1;
     Reader reader;
-    if (reader_open(&reader, dir) < 0)
+    if (reader_locate(&reader, dir) < 0)
         return -1;
+    model_layout(model, &config);
+    MemoryNeed need = {0};
     if (with_weights)
+        memory_need_add(&need, "float32 parameters", model_param_count(model) * sizeof(float),
+                        false);
+    memory_need_append(&need, beside);
+    result = map_within_budget(&reader, with_weights ? "loading" : "reading its headers", need);
+    if (result == 0 && with_weights) {
+        model_free(model);
         model_create(model, &config);
-    else
-        model_layout(model, &config);
-    result = read_model(&reader, model, info);
+    }
+    if (result == 0)
+        result = read_model(&reader, model, info);
     reader_close(&reader);
     if (result < 0)
         model_free(model);
@@ -408,18 +460,25 @@ static int open_checkpoint(Model *model, const char *dir, CheckpointInfo *info, 
 
 int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info)
 {
-    return open_checkpoint(model, dir, info, true);
+    return open_checkpoint(model, dir, info, NULL, true);
+}
+
+int checkpoint_load_reserving(Model *model, const char *dir, CheckpointInfo *info,
+                              const MemoryNeed *beside)
+{
+    return open_checkpoint(model, dir, info, beside, true);
 }
 
 int checkpoint_inspect(Model *model, const char *dir, CheckpointInfo *info)
 {
-    return open_checkpoint(model, dir, info, false);
+    return open_checkpoint(model, dir, info, NULL, false);
 }
 
 int checkpoint_load_weights(Model *model, const char *path, CheckpointInfo *info)
 {
     Reader reader = {.where = path};
-    int result = open_shard(&reader, path, path);
+    add_shard(&reader, xstrdup(path), path);
+    int result = map_within_budget(&reader, "reading", (MemoryNeed){0});
     if (result == 0)
         result = read_model(&reader, model, info);
     reader_close(&reader);
@@ -471,9 +530,11 @@ int checkpoint_save(const Model *model, const char *dir, DType dtype, ExpertLayo
         return -1;
     char *config_path = path_join(dir, CONFIG_FILE);
     char *weights_path = path_join(dir, SINGLE_FILE);
-    int result = model_config_write(&model->config, dtype, config_path);
+    /* The weights first: on a full disk it is they that fail, and the
+     * previous config.json then still describes the previous weights. */
+    int result = write_weights(model, weights_path, dtype, layout);
     if (result == 0)
-        result = write_weights(model, weights_path, dtype, layout);
+        result = model_config_write(&model->config, dtype, config_path);
     free(weights_path);
     free(config_path);
     return result;

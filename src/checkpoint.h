@@ -15,6 +15,7 @@
 #include <stdbool.h>
 
 #include "dtype.h"
+#include "memory_budget.h"
 #include "model.h"
 
 typedef enum { EXPERT_LAYOUT_PER_EXPERT, EXPERT_LAYOUT_FUSED } ExpertLayout;
@@ -35,12 +36,22 @@ typedef struct {
  * MoE layer may use either expert layout, but not both. Every expected
  * tensor must be present once with the config's shape, and nothing else may
  * be. On failure returns -1 with an error naming the file and the tensor,
- * and leaves the model freed (all zero). info may be NULL. */
+ * and leaves the model freed (all zero). info may be NULL.
+ *
+ * Before anything is mapped or allocated, the float32 parameters, the
+ * mapped files and the loader's work must fit the memory this process may
+ * still use (memory_budget.h); else the error says how much loading needs
+ * and how much is available. */
 int checkpoint_load(Model *model, const char *dir, CheckpointInfo *info);
+/* checkpoint_load, with beside (what the caller will allocate next to the
+ * model, e.g. its training state; may be NULL) counted in that check. */
+int checkpoint_load_reserving(Model *model, const char *dir, CheckpointInfo *info,
+                              const MemoryNeed *beside);
 
 /* The same checks as checkpoint_load, on the headers alone: the model gets
  * only its layout (model_layout) and no tensor data is read or converted, so
- * a checkpoint of any size is described in moments. */
+ * a checkpoint of any size is described in moments. The files are still
+ * mapped, so they must fit the address space. */
 int checkpoint_inspect(Model *model, const char *dir, CheckpointInfo *info);
 
 /* Fills the parameters of a model made by model_create from one safetensors

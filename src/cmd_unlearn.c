@@ -66,7 +66,18 @@ static const char unlearn_usage[] =
     "  --seed N               data order, probes, question samples, random expert\n"
     "                         and RMU direction (default 1)\n"
     "  --save-model           write the selected weights to RUN_DIR/model/\n"
-    "  -q, --quiet            no progress lines\n";
+    "  -q, --quiet            no progress lines\n"
+    "\n"
+    "SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress: the\n"
+    "summary (its \"stopped\" says which signal, after which step), the metrics\n"
+    "and, with --save-model, the model are written as at the end of a run. A\n"
+    "second signal ends it at once. Before loading, the model, the mapped\n"
+    "checkpoint and the training state must fit the memory left (MemAvailable,\n"
+    "ulimit -v, ulimit -d), else the run does not start.\n"
+    "\n"
+    "Exit status: 0 when the run finished; 1 on an error, a model too large for\n"
+    "the memory left, or a non-finite loss or gradient; 2 for a bad command\n"
+    "line; 130 when stopped by SIGINT, 143 by SIGTERM.\n";
 
 /* Observer: the run directory, and a progress line per evaluation. */
 typedef struct {
@@ -92,6 +103,42 @@ static void progress_log(void *ctx, const char *line)
     Progress *p = ctx;
     if (!p->quiet)
         fprintf(stderr, "%s\n", line);
+}
+
+/* Loads the model once it fits the memory left with the run's training
+ * state beside it. */
+static int load_model(Model *model, const char *model_dir, const UnlearnConfig *config)
+{
+    Model layout;
+    if (checkpoint_inspect(&layout, model_dir, NULL) < 0)
+        return -1;
+    MemoryNeed training = {0};
+    run_setup_training_need(&layout, config, &training);
+    model_free(&layout);
+    return checkpoint_load_reserving(model, model_dir, NULL, &training);
+}
+
+/* Steps the run to its end, or, once SIGINT or SIGTERM has come, stops it
+ * after the step in progress with the signal as its stop reason and the
+ * selection rule applied to the evaluations so far. Returns 0 when it
+ * finished, 1 when a signal stopped it, -1 when a non-finite value stopped
+ * it (its stop_reason says where; the model holds the last good state) or
+ * on an error (stop_reason empty). */
+static int run_until_stop_signal(UnlearnRun *run)
+{
+    int rc = 1;
+    while (rc > 0 && !run_setup_stop_signal())
+        rc = unlearn_step(run);
+    if (rc > 0)
+        run_setup_stop_reason(run->stop_reason, sizeof run->stop_reason, run_setup_stop_signal(),
+                              run->step, run->config.steps);
+    if (rc >= 0) {
+        unlearn_finish(run);
+        return rc;
+    }
+    if (run->stop_reason[0] && !run->have_selected)
+        run->selected_eval = run->last_eval;
+    return -1;
 }
 
 int cmd_unlearn(int argc, char **argv)
@@ -122,10 +169,11 @@ int cmd_unlearn(int argc, char **argv)
     RunDir dir = {.metrics_fd = -1};
     UnlearnRun run = {0};
     int status = 1;
-    if (checkpoint_load(&model, model_dir, NULL) < 0 || tokenizer_load(&tokenizer, model_dir) < 0) {
+    if (load_model(&model, model_dir, &a.config) < 0 || tokenizer_load(&tokenizer, model_dir) < 0) {
         cli_report_error();
         goto done;
     }
+    run_setup_catch_stop_signals();
     json_t *experiment = run_setup_experiment_json(model_dir, &a.data);
     rc = run_dir_open(&dir, a.out_dir, experiment);
     json_decref(experiment);
@@ -141,7 +189,7 @@ int cmd_unlearn(int argc, char **argv)
         cli_report_error();
         goto done;
     }
-    int run_rc = unlearn_run_all(&run);
+    int run_rc = run_until_stop_signal(&run);
     if (run_rc < 0 && !run.stop_reason[0]) {
         cli_report_error();
         goto done;
@@ -154,9 +202,9 @@ int cmd_unlearn(int argc, char **argv)
     if (!a.quiet)
         run_setup_print_done(stdout, &run.selected_eval, run.last_forget_overlap,
                              run.selection.fraction);
-    if (run_rc < 0)
+    if (run.stop_reason[0])
         fprintf(stderr, "uoe-wb: %s\n", run.stop_reason);
-    status = run_rc < 0 ? 1 : 0;
+    status = run_rc < 0 ? 1 : run_rc > 0 ? 128 + run_setup_stop_signal() : 0;
 done:
     unlearn_end(&run);
     if (dir.path && run_dir_close(&dir) < 0 && status == 0)

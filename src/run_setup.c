@@ -1,5 +1,6 @@
 #include "run_setup.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -234,6 +235,112 @@ int run_setup_save_model(const char *run_dir, const char *model_dir, const Model
     free(dir);
     free(from);
     return rc;
+}
+
+/* Floats kept per trainable float: its gradient, the two AdamW moments, the
+ * reference and the selected copy. */
+#define TRAINING_FLOATS_PER_TRAINABLE 5
+
+/* Sizes in floats of the parts the trainable sets are made of. */
+typedef struct {
+    size_t all, experts, routers;  /* sums over the model */
+    size_t expert, router, shared; /* the largest routed expert, router and shared expert */
+} PartSizes;
+
+static size_t larger(size_t a, size_t b) { return a > b ? a : b; }
+
+static PartSizes part_sizes(const Model *layout)
+{
+    PartSizes z = {0};
+    size_t expert_of_layer[MODEL_MAX_LAYERS] = {0}, shared_of_layer[MODEL_MAX_LAYERS] = {0};
+    for (int i = 0; i < layout->num_params; i++) {
+        const Param *p = &layout->params[i];
+        z.all += p->numel;
+        switch (p->kind) {
+        case PARAM_EXPERT_GATE_UP:
+        case PARAM_EXPERT_DOWN:
+            z.experts += p->numel;
+            expert_of_layer[p->layer] += p->numel / (size_t)p->shape[0]; /* (E, ., .) */
+            z.expert = larger(z.expert, expert_of_layer[p->layer]);
+            break;
+        case PARAM_ROUTER:
+            z.routers += p->numel;
+            z.router = larger(z.router, p->numel);
+            break;
+        case PARAM_SHARED_GATE_UP:
+        case PARAM_SHARED_DOWN:
+        case PARAM_SHARED_EXPERT_GATE:
+            shared_of_layer[p->layer] += p->numel;
+            z.shared = larger(z.shared, shared_of_layer[p->layer]);
+            break;
+        default:
+            break;
+        }
+    }
+    return z;
+}
+
+/* The most floats the set can train. */
+static size_t trainable_bound(const PartSizes *z, const TrainableSetSpec *spec)
+{
+    size_t m = spec->top_m > 0 ? (size_t)spec->top_m : 1;
+    switch (spec->kind) {
+    case TRAINABLE_ALL: return z->all;
+    case TRAINABLE_EXPERTS:
+    case TRAINABLE_ESFT: return z->experts;
+    case TRAINABLE_ROUTERS: return z->routers;
+    case TRAINABLE_UOE:
+    case TRAINABLE_RANDOM: return z->expert + z->router;
+    case TRAINABLE_TOP_M_LAYER: return m * z->expert + z->router;
+    case TRAINABLE_TOP_M_GLOBAL: return m * (z->expert + z->router);
+    case TRAINABLE_TOP1_SHARED: return z->expert + z->router + z->shared;
+    case TRAINABLE_EXPLICIT:
+        return (size_t)spec->target_count * (z->expert + (spec->target_routers ? z->router : 0));
+    }
+    return z->all;
+}
+
+void run_setup_training_need(const Model *layout, const UnlearnConfig *config, MemoryNeed *need)
+{
+    PartSizes z = part_sizes(layout);
+    size_t trainable = trainable_bound(&z, &config->trainable);
+    if (trainable > z.all)
+        trainable = z.all;
+    memory_need_add(need, "training state", (uint64_t)trainable * TRAINING_FLOATS_PER_TRAINABLE
+                                                * sizeof(float), false);
+}
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int signal_number)
+{
+    if (stop_signal) { /* the second one: at once */
+        signal(signal_number, SIG_DFL);
+        raise(signal_number);
+    }
+    stop_signal = signal_number;
+}
+
+void run_setup_catch_stop_signals(void)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = on_stop_signal;
+    action.sa_flags = SA_RESTART; /* progress lines into a pipe are not cut short by EINTR */
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+int run_setup_stop_signal(void)
+{
+    return stop_signal;
+}
+
+void run_setup_stop_reason(char *out, size_t size, int signal_number, int step, int steps)
+{
+    snprintf(out, size, "interrupted (%s) after step %d of %d",
+             signal_number == SIGINT ? "SIGINT" : "SIGTERM", step, steps);
 }
 
 void run_setup_print_eval(FILE *out, const UnlearnEval *e)

@@ -1,8 +1,9 @@
 /* Setting up an unlearning run from the command line, as `uoe-wb unlearn`
  * and `uoe-wb tui` share it: the options (data, method, optimisation,
  * evaluation; the list is unlearn --help's), the data files of a --world
- * folder, the experiment record for config.json, progress lines, and
- * saving the unlearned model. */
+ * folder, the experiment record for config.json, the memory a run needs,
+ * stopping on SIGINT and SIGTERM, progress lines, and saving the unlearned
+ * model. */
 #ifndef UOE_RUN_SETUP_H
 #define UOE_RUN_SETUP_H
 
@@ -12,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "memory_budget.h"
 #include "model.h"
 #include "unlearn.h"
 
@@ -55,6 +57,24 @@ void run_setup_free(RunSetup *setup);
 json_t *run_setup_experiment_json(const char *model_dir, const UnlearnData *data);
 /* Writes the model and the tokenizer.json of model_dir to RUN_DIR/model/. */
 int run_setup_save_model(const char *run_dir, const char *model_dir, const Model *model);
+
+/* What the run will allocate beside the model's parameters, known before
+ * loading: per trainable float, its gradient, the two AdamW moments and the
+ * reference and selected copies (trainable_copy.h). For the sets chosen by
+ * attribution it counts their size at most (M experts of the largest
+ * stack, M routers, the largest shared expert). Activations are not
+ * counted. layout is a model_layout of the checkpoint's config. */
+void run_setup_training_need(const Model *layout, const UnlearnConfig *config, MemoryNeed *need);
+
+/* A clean stop on SIGINT and SIGTERM: the first one is only recorded, for
+ * the run to stop after the step in progress and save what it has; a second
+ * one ends the process at once. */
+void run_setup_catch_stop_signals(void);
+/* The signal caught (SIGINT or SIGTERM), or 0. */
+int run_setup_stop_signal(void);
+/* "interrupted (SIGINT) after step 3 of 8": the run's stop_reason, which
+ * summary.json records as "stopped". */
+void run_setup_stop_reason(char *out, size_t size, int signal, int step, int steps);
 
 /* The progress lines of a run: one per evaluation, and one at the end. */
 void run_setup_print_eval(FILE *out, const UnlearnEval *eval);

@@ -475,13 +475,9 @@ int safetensors_write(const char *path, const SafetensorsWriteTensor *tensors, i
     int result = atomic_file_open(&file, path);
     if (result == 0) {
         errno = 0;
-        if (write_contents(file.stream, header, tensors, count) != 0) {
-            error_set("%s: write failed: %s", path, strerror(errno ? errno : EIO));
-            atomic_file_abort(&file);
-            result = -1;
-        } else {
-            result = atomic_file_commit(&file);
-        }
+        result = write_contents(file.stream, header, tensors, count) != 0
+                     ? atomic_file_fail(&file, errno)
+                     : atomic_file_commit(&file);
     }
     free(header);
     return result;

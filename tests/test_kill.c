@@ -4,7 +4,9 @@
  * JSON, every line of metrics.jsonl as one object (the last one ended by its
  * newline), the saved model's safetensors through safetensors_open. Temporary
  * files of an atomic write cut short may stay behind, but never under a name
- * a reader would take (they end in .tmp.PID.N.HEX).
+ * a reader would take (they end in .tmp.PID.N.HEX), and the next atomic write
+ * in their directory removes them; a temporary file of a live process, or
+ * one whose flock a live process holds, stays.
  *
  * UOE_WB names the program (make check sets it); UOE_KILL_COUNT the number of
  * kills (20 unless set); UOE_KILL_SEED the seed of the kill moments (printed,
@@ -19,11 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "error.h"
 #include "safetensors.h"
 #include "tap.h"
@@ -180,6 +184,127 @@ static bool check_tree(const char *directory)
     return problem[0] == '\0';
 }
 
+/* ---- the next writer removes what the kills left ---- */
+
+#define MAX_TEMP_DIRECTORIES 64
+static char temp_directories[MAX_TEMP_DIRECTORIES][PATH_MAX];
+static int temp_directory_count;
+
+/* nftw callback: notes the directory of each temporary file, once. */
+static int note_temp_directory(const char *path, const struct stat *status, int type,
+                               struct FTW *walk)
+{
+    (void)status;
+    if (type != FTW_F || !strstr(path + walk->base, ".tmp."))
+        return 0;
+    char directory[PATH_MAX];
+    snprintf(directory, sizeof directory, "%.*s", walk->base - 1, path);
+    for (int i = 0; i < temp_directory_count; i++)
+        if (strcmp(temp_directories[i], directory) == 0)
+            return 0;
+    if (temp_directory_count < MAX_TEMP_DIRECTORIES)
+        snprintf(temp_directories[temp_directory_count++], PATH_MAX, "%s", directory);
+    return 0;
+}
+
+/* One atomic write into directory, as the next writer there makes it; the
+ * file it writes is removed again. */
+static void write_in(const char *directory)
+{
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/next-writer", directory);
+    AtomicFile file;
+    if (atomic_file_open(&file, path) < 0)
+        FATAL("%s", error_message());
+    fputs("{}\n", file.stream);
+    if (atomic_file_commit(&file) < 0)
+        FATAL("%s", error_message());
+    unlink(path);
+}
+
+/* The PID of a process that has exited and been reaped. */
+static pid_t dead_pid(void)
+{
+    pid_t child = fork();
+    if (child == 0)
+        _exit(0);
+    if (child < 0 || waitpid(child, NULL, 0) != child)
+        FATAL("fork: %s", strerror(errno));
+    return child;
+}
+
+static void touch(const char *directory, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0)
+        FATAL("cannot create %s: %s", path, strerror(errno));
+    close(fd);
+}
+
+static bool exists(const char *directory, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    return access(path, F_OK) == 0;
+}
+
+/* A child that holds the flock of directory/name until it is killed, as a
+ * live writer of another PID namespace would. */
+static pid_t hold_lock(const char *directory, const char *name)
+{
+    char path[PATH_MAX + 64];
+    snprintf(path, sizeof path, "%s/%s", directory, name);
+    int ready[2];
+    if (pipe(ready) != 0)
+        FATAL("pipe: %s", strerror(errno));
+    pid_t child = fork();
+    if (child < 0)
+        FATAL("fork: %s", strerror(errno));
+    if (child == 0) {
+        int fd = open(path, O_RDONLY);
+        if (fd < 0 || flock(fd, LOCK_EX) != 0 || write(ready[1], "", 1) != 1)
+            _exit(1);
+        for (;;)
+            pause();
+    }
+    char byte;
+    close(ready[1]);
+    if (read(ready[0], &byte, 1) != 1)
+        FATAL("the lock holder did not start");
+    close(ready[0]);
+    return child;
+}
+
+/* Which of the leftovers a write removes, decided on names made here. */
+static void test_stale_rules(void)
+{
+    char directory[PATH_MAX], dead[64], live[64], locked[64];
+    temp_path(directory, sizeof directory, "stale");
+    if (mkdir(directory, 0777) != 0)
+        FATAL("cannot create %s", directory);
+    pid_t gone = dead_pid();
+    snprintf(dead, sizeof dead, "a.json.tmp.%ld.0.0123abcd", (long)gone);
+    snprintf(live, sizeof live, "b.json.tmp.%ld.0.0123abcd", (long)getpid());
+    snprintf(locked, sizeof locked, "c.json.tmp.%ld.1.0123abcd", (long)gone);
+    touch(directory, dead);
+    touch(directory, live);
+    touch(directory, locked);
+    touch(directory, "notes.tmp.1");
+    pid_t holder = hold_lock(directory, locked);
+    write_in(directory);
+    tap_ok(!exists(directory, dead) && exists(directory, live) && exists(directory, locked)
+               && exists(directory, "notes.tmp.1"),
+           "a write removes a dead process's temporary file, keeps a live process's, one "
+           "whose lock is held, and other names");
+    kill(holder, SIGKILL);
+    waitpid(holder, NULL, 0);
+    write_in(directory);
+    tap_ok(!exists(directory, locked) && exists(directory, live),
+           "once the lock holder is gone, the next write removes its file too");
+}
+
 int main(void)
 {
     wb = getenv("UOE_WB");
@@ -236,6 +361,17 @@ int main(void)
                     "temporary", moment, duration, how, files_checked, temp_files))
             tap_diag("%s", problem);
     }
+
+    /* The kills are over: one write in each directory they left temporary files in. */
+    temp_directory_count = 0;
+    nftw(temp_dir, note_temp_directory, 16, FTW_PHYS);
+    for (int i = 0; i < temp_directory_count; i++)
+        write_in(temp_directories[i]);
+    bool whole_files = check_tree(temp_dir);
+    if (!tap_ok(whole_files && temp_files == 0, "after one write in each of the %d directories "
+                "with temporary files, %d temporary files remain", temp_directory_count, temp_files))
+        tap_diag("%s", problem);
+    test_stale_rules();
     remove_temp_dir();
     return tap_done();
 }
