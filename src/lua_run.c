@@ -460,10 +460,12 @@ static LuaRun *check_steppable(lua_State *L)
     return r;
 }
 
-/* Begins the run if needed; false when a callback stopped it at step 0. */
+/* Begins the run if needed, unless the script is being interrupted; false
+ * when a callback stopped it at step 0. */
 static bool ensure_begun(lua_State *L, LuaRun *r)
 {
     if (r->state == RUN_READY) {
+        lua_uoe_check_interrupt(L);
         begin(L, r);
         if (r->stop_requested)
             stop_now(L, r);
