@@ -1,6 +1,8 @@
 #include "run_dir.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,10 +10,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
 #include "checkpoint.h"
 #include "config.h"
 #include "error.h"
 #include "json_util.h"
+#include "run_state.h"
 
 static void record_failure(RunDir *dir)
 {
@@ -32,6 +36,7 @@ int run_dir_open(RunDir *dir, const char *path, json_t *experiment)
 {
     memset(dir, 0, sizeof *dir);
     dir->metrics_fd = -1;
+    dir->kept_through_step = -1;
     dir->path = xstrdup(path);
     char *metrics = join(dir, "metrics.jsonl"), *routing = join(dir, "routing");
     int rc = checkpoint_make_directory(path);
@@ -157,6 +162,7 @@ static json_t *config_json(const RunDir *dir, const UnlearnRun *run)
 void run_dir_on_start(void *ctx, const UnlearnRun *run)
 {
     RunDir *dir = ctx;
+    dir->run = run;
     json_t *root = config_json(dir, run);
     char *path = join(dir, "config.json");
     if (json_write_file(root, path) < 0)
@@ -168,6 +174,8 @@ void run_dir_on_start(void *ctx, const UnlearnRun *run)
 void run_dir_on_step(void *ctx, const UnlearnStep *s)
 {
     RunDir *dir = ctx;
+    if (s->step <= dir->kept_through_step)
+        return;
     dir->step_seconds += s->seconds;
     dir->steps++;
     append_metrics(dir, json_pack("{s:s, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "type",
@@ -178,7 +186,7 @@ void run_dir_on_step(void *ctx, const UnlearnStep *s)
                                   "seconds", s->seconds));
 }
 
-static json_t *eval_json(const UnlearnEval *e)
+json_t *run_dir_eval_json(const UnlearnEval *e)
 {
     return json_pack("{s:i, s:f, s:f, s:f, s:f, s:f, s:f}", "step", e->step, "fe", e->fe,
                      "fe_norm", e->fe_norm, "ut", e->ut, "ut_norm", e->ut_norm,
@@ -187,7 +195,9 @@ static json_t *eval_json(const UnlearnEval *e)
 
 void run_dir_on_eval(void *ctx, const UnlearnEval *e)
 {
-    json_t *object = json_pack("{s:s}", "type", "eval"), *fields = eval_json(e);
+    if (e->step <= ((RunDir *)ctx)->kept_through_step)
+        return;
+    json_t *object = json_pack("{s:s}", "type", "eval"), *fields = run_dir_eval_json(e);
     json_object_update(object, fields);
     json_decref(fields);
     append_metrics(ctx, object);
@@ -221,6 +231,8 @@ static json_t *probe_json(const ProbeRouting *probe, const LayerShift *shift)
 void run_dir_on_snapshot(void *ctx, const UnlearnSnapshot *s)
 {
     RunDir *dir = ctx;
+    if (s->step <= dir->kept_through_step)
+        return;
     json_t *root = json_pack("{s:i, s:i, s:i, s:i, s:f, s:o, s:o}", "step", s->step,
                              "target_layer", s->target_layer, "target_expert", s->target_expert,
                              "target_rank", s->target_rank, "target_prob", s->target_prob,
@@ -239,6 +251,96 @@ void run_dir_on_snapshot(void *ctx, const UnlearnSnapshot *s)
                                   "retain_token_overlap", s->retain_token_overlap,
                                   "retain_set_overlap", s->retain_set_overlap,
                                   "target_rank", s->target_rank, "target_prob", s->target_prob));
+    /* the run's state after the snapshot: a resumed run goes on from here */
+    if (dir->run && run_state_save(dir->run, dir->path) < 0)
+        record_failure(dir);
+}
+
+/* metrics.jsonl cut before the first record of a step after `step`, atomically. */
+static int keep_metrics_through(const char *path, int step)
+{
+    FILE *in = fopen(path, "rb");
+    if (!in)
+        return errno == ENOENT ? 0 : error_set("%s: cannot open: %s", path, strerror(errno));
+    AtomicFile out;
+    if (atomic_file_open(&out, path) < 0) {
+        fclose(in);
+        return -1;
+    }
+    char *line = NULL;
+    size_t capacity = 0;
+    ssize_t length;
+    int rc = 0;
+    while (rc == 0 && (length = getline(&line, &capacity, in)) > 0) {
+        json_t *record = json_loadb(line, (size_t)length, 0, NULL);
+        json_t *record_step = json_object_get(record, "step");
+        bool later = !record || line[length - 1] != '\n' || /* a torn last line goes too */
+                     (json_is_integer(record_step) && json_integer_value(record_step) > step);
+        json_decref(record);
+        if (later)
+            break;
+        if (fwrite(line, 1, (size_t)length, out.stream) != (size_t)length)
+            rc = error_set("%s: cannot write: %s", path, strerror(errno));
+    }
+    free(line);
+    fclose(in);
+    if (rc < 0) {
+        atomic_file_abort(&out);
+        return -1;
+    }
+    return atomic_file_commit(&out);
+}
+
+/* Removes routing/step_NNNNNN.json of steps after `step`. */
+static void remove_later_snapshots(RunDir *dir, int step)
+{
+    char *routing = join(dir, "routing");
+    DIR *folder = opendir(routing);
+    if (folder) {
+        struct dirent *entry;
+        int snapshot_step, end = 0;
+        while ((entry = readdir(folder))) {
+            if (sscanf(entry->d_name, "step_%d.json%n", &snapshot_step, &end) == 1 &&
+                entry->d_name[end] == '\0' && snapshot_step > step) {
+                size_t size = strlen(routing) + strlen(entry->d_name) + 2;
+                char *path = xmalloc(size);
+                snprintf(path, size, "%s/%s", routing, entry->d_name);
+                unlink(path);
+                free(path);
+            }
+        }
+        closedir(folder);
+    }
+    free(routing);
+}
+
+int run_dir_open_resumed(RunDir *dir, const char *path, json_t *experiment, int keep_through_step)
+{
+    memset(dir, 0, sizeof *dir);
+    dir->metrics_fd = -1;
+    dir->path = xstrdup(path);
+    dir->kept_through_step = keep_through_step;
+    dir->experiment = experiment ? json_incref(experiment) : json_object();
+    char *metrics = join(dir, "metrics.jsonl"), *routing = join(dir, "routing");
+    char *summary = join(dir, "summary.json");
+    int rc = checkpoint_make_directory(path);
+    if (rc == 0 && mkdir(routing, 0777) < 0 && errno != EEXIST)
+        rc = error_set("%s: cannot create: %s", routing, strerror(errno));
+    if (rc == 0 && unlink(summary) < 0 && errno != ENOENT)
+        rc = error_set("%s: cannot remove: %s", summary, strerror(errno));
+    if (rc == 0) {
+        remove_later_snapshots(dir, keep_through_step);
+        rc = keep_metrics_through(metrics, keep_through_step);
+    }
+    if (rc == 0) {
+        dir->metrics_fd = open(metrics, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);
+        if (dir->metrics_fd < 0)
+            rc = error_set("%s: cannot open: %s", metrics, strerror(errno));
+    }
+    free(metrics);
+    free(routing);
+    free(summary);
+    return rc;
 }
 
 UnlearnObserver run_dir_observer(RunDir *dir)
@@ -257,8 +359,8 @@ int run_dir_write_summary(RunDir *dir, const UnlearnRun *run)
         "fe", run->selected_eval.fe, "ut", run->selected_eval.ut,
         "mean_forget_token_overlap", run->last_forget_overlap,
         "tunable_fraction", run->selection.fraction, "anchor_alpha", run->config.anchor_alpha,
-        "selected_step", run->selected_eval.step, "start", eval_json(&run->first_eval),
-        "final", eval_json(&run->last_eval), "steps", run->step,
+        "selected_step", run->selected_eval.step, "start", run_dir_eval_json(&run->first_eval),
+        "final", run_dir_eval_json(&run->last_eval), "steps", run->step,
         "mean_step_seconds", dir->steps ? dir->step_seconds / dir->steps : 0.0,
         "stopped", run->stop_reason[0] ? run->stop_reason : NULL);
     json_object_set_new(root, "selection_rule",

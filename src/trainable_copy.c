@@ -69,3 +69,19 @@ void trainable_copy_free(TrainableCopy *c)
     free(c->saved);
     memset(c, 0, sizeof *c);
 }
+
+void trainable_copy_gather(const TrainableCopy *c, bool live, float *flat)
+{
+    for (int i = 0; i < c->count; i++) {
+        memcpy(flat, live ? c->at[i] : c->saved[i], c->length[i] * sizeof(float));
+        flat += c->length[i];
+    }
+}
+
+void trainable_copy_scatter(TrainableCopy *c, bool live, const float *flat)
+{
+    for (int i = 0; i < c->count; i++) {
+        memcpy(live ? c->at[i] : c->saved[i], flat, c->length[i] * sizeof(float));
+        flat += c->length[i];
+    }
+}

@@ -5,6 +5,7 @@
 #ifndef UOE_TRAINABLE_COPY_H
 #define UOE_TRAINABLE_COPY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "model.h"
@@ -26,5 +27,10 @@ void trainable_copy_swap(TrainableCopy *copy);
 /* Takes the model's current values into an existing copy of the same set. */
 void trainable_copy_update(TrainableCopy *copy);
 void trainable_copy_free(TrainableCopy *copy);
+
+/* The slices one after another, (floats): of the model's current values
+ * (live = true) or of the copy's; and back, into the same place. */
+void trainable_copy_gather(const TrainableCopy *copy, bool live, float *flat);
+void trainable_copy_scatter(TrainableCopy *copy, bool live, const float *flat);
 
 #endif

@@ -187,31 +187,36 @@ static void ensure_gradient_buffers(UnlearnRun *run, int N)
     s->prefix_input = xrealloc(s->prefix_input, (size_t)N * c->hidden_size * sizeof(float));
 }
 
-/* Forward of the side's batch, from the prefix cache when every document of
- * it has been seen. Returns the mean NLL. */
+/* The residual stream entering the cache's layer for one document, computed
+ * on that document alone, so that it never depends on which documents
+ * shared its first batch (a run resumed from its saved state recomputes it
+ * and must find the same bits). */
+static void cache_document(UnlearnRun *run, Side *side, int document)
+{
+    Model *m = run->model;
+    PrefixCache *cache = &side->cache;
+    SequenceBatch one = {0};
+    sequence_batch_fill(&one, side->documents, &document, 1, run->config.max_seq_len);
+    model_forward(m, one.ids, one.targets, 1, one.T);
+    size_t floats = (size_t)one.lengths[0] * m->config.hidden_size;
+    cache->rows[document] = xmalloc(floats * sizeof(float));
+    memcpy(cache->rows[document], m->acts.layer[cache->layer].input, floats * sizeof(float));
+    sequence_batch_free(&one);
+}
+
+/* Forward of the side's batch (rows: the documents `indices`), starting from
+ * the prefix cache when there is one. Returns the mean NLL. */
 static float forward_batch(UnlearnRun *run, Side *side, const int *indices)
 {
     Model *m = run->model;
-    SequenceBatch *b = &side->batch;
+    const SequenceBatch *b = &side->batch;
     PrefixCache *cache = &side->cache;
+    if (cache->layer == 0)
+        return model_forward(m, b->ids, b->targets, b->B, b->T);
     int C = m->config.hidden_size;
-    bool cached = cache->layer > 0;
-    for (int r = 0; cached && r < b->B; r++)
-        cached = cache->rows[indices[r]] != NULL;
-    if (!cached) {
-        float loss = model_forward(m, b->ids, b->targets, b->B, b->T);
-        if (cache->layer > 0) {
-            const float *input = m->acts.layer[cache->layer].input; /* (B*T, C) */
-            for (int r = 0; r < b->B; r++) {
-                if (cache->rows[indices[r]])
-                    continue;
-                size_t floats = (size_t)b->lengths[r] * C;
-                cache->rows[indices[r]] = xmalloc(floats * sizeof(float));
-                memcpy(cache->rows[indices[r]], input + (size_t)r * b->T * C, floats * sizeof(float));
-            }
-        }
-        return loss;
-    }
+    for (int r = 0; r < b->B; r++)
+        if (!cache->rows[indices[r]])
+            cache_document(run, side, indices[r]);
     float *input = run->state->prefix_input; /* (B*T, C); padding rows zero */
     memset(input, 0, (size_t)b->B * b->T * C * sizeof(float));
     for (int r = 0; r < b->B; r++)
@@ -228,7 +233,9 @@ static void fill_batch(UnlearnRun *run, Side *side, int *indices, int count)
 }
 
 /* NPO's reference log-likelihoods of the forget batch: computed once per
- * document with the original trainable tensors swapped in. */
+ * document, the first time it is in a batch, with the original trainable
+ * tensors swapped in; at step 1 the reference and the model give the same
+ * bits. */
 static void reference_sequence_nll(UnlearnRun *run, const int *indices, double *out)
 {
     UnlearnState *s = run->state;
@@ -243,7 +250,8 @@ static void reference_sequence_nll(UnlearnRun *run, const int *indices, double *
         double *seq = xmalloc((size_t)b->B * sizeof(double));
         sequence_nll(run->model, b, seq);
         for (int r = 0; r < b->B; r++)
-            s->reference_seq_nll[indices[r]] = seq[r];
+            if (isnan(s->reference_seq_nll[indices[r]]))
+                s->reference_seq_nll[indices[r]] = seq[r];
         free(seq);
     }
     for (int r = 0; r < b->B; r++)
@@ -786,4 +794,108 @@ void unlearn_end(UnlearnRun *run)
     attribution_free(&run->attribution);
     trainable_selection_free(&run->selection);
     memset(run, 0, sizeof *run);
+}
+
+static int *copy_ints(const int *values, int count)
+{
+    int *copy = xmalloc((size_t)(count > 0 ? count : 1) * sizeof(int));
+    memcpy(copy, values, (size_t)count * sizeof(int));
+    return copy;
+}
+
+void unlearn_resume_point(const UnlearnRun *run, UnlearnResumePoint *p)
+{
+    const UnlearnState *s = run->state;
+    memset(p, 0, sizeof *p);
+    p->step = run->step;
+    p->optimizer_step = s->optimizer.step;
+    p->trainable_floats = s->reference.floats;
+    p->moment_floats = s->optimizer.size;
+    p->trainable = xmalloc((p->trainable_floats + 1) * sizeof(float));
+    p->selected = xmalloc((p->trainable_floats + 1) * sizeof(float));
+    trainable_copy_gather(&s->reference, true, p->trainable);
+    trainable_copy_gather(&s->selected, false, p->selected);
+    p->first_moment = xmalloc((p->moment_floats + 1) * sizeof(float));
+    p->second_moment = xmalloc((p->moment_floats + 1) * sizeof(float));
+    memcpy(p->first_moment, s->optimizer.first_moment, p->moment_floats * sizeof(float));
+    memcpy(p->second_moment, s->optimizer.second_moment, p->moment_floats * sizeof(float));
+    p->forget_rng = s->forget.rng;
+    p->retain_rng = s->retain.rng;
+    p->forget_count = s->forget.count;
+    p->retain_count = s->retain.count;
+    p->forget_order = copy_ints(s->forget.order, s->forget.count);
+    p->retain_order = copy_ints(s->retain.order, s->retain.count);
+    p->forget_next = s->forget.next;
+    p->retain_next = s->retain.next;
+    p->have_selected = run->have_selected;
+    p->selected_eval = run->selected_eval;
+    p->last_eval = run->last_eval;
+    p->last_forget_overlap = run->last_forget_overlap;
+    p->reference_nll = xmalloc((size_t)(p->forget_count > 0 ? p->forget_count : 1) * sizeof(double));
+    memcpy(p->reference_nll, s->reference_seq_nll, (size_t)p->forget_count * sizeof(double));
+}
+
+static bool is_permutation(const int *order, int count)
+{
+    bool ok = true;
+    unsigned char *seen = xcalloc((size_t)(count > 0 ? count : 1), 1);
+    for (int i = 0; i < count && ok; i++) {
+        ok = order[i] >= 0 && order[i] < count && !seen[order[i]];
+        if (ok)
+            seen[order[i]] = 1;
+    }
+    free(seen);
+    return ok;
+}
+
+int unlearn_restore(UnlearnRun *run, const UnlearnResumePoint *p)
+{
+    UnlearnState *s = run->state;
+    if (p->trainable_floats != s->reference.floats || p->moment_floats != s->optimizer.size)
+        return error_set("the saved state holds %zu trainable values and %zu optimizer moments; "
+                         "this run has %zu and %zu (another model or trainable set?)",
+                         p->trainable_floats, p->moment_floats, s->reference.floats,
+                         s->optimizer.size);
+    if (p->forget_count != s->forget.count || p->retain_count != s->retain.count)
+        return error_set("the saved state was made on %d forget and %d retain documents; this "
+                         "run has %d and %d", p->forget_count, p->retain_count, s->forget.count,
+                         s->retain.count);
+    if (p->step < 0 || p->step > run->config.steps)
+        return error_set("the saved state is at step %d; this run has %d steps", p->step,
+                         run->config.steps);
+    if (!is_permutation(p->forget_order, p->forget_count) ||
+        !is_permutation(p->retain_order, p->retain_count) || p->forget_next < 0 ||
+        p->forget_next > p->forget_count || p->retain_next < 0 || p->retain_next > p->retain_count)
+        return error_set("the saved epoch orders are not permutations of the documents");
+    run->step = p->step;
+    s->optimizer.step = p->optimizer_step;
+    trainable_copy_scatter(&s->reference, true, p->trainable);
+    trainable_copy_scatter(&s->selected, false, p->selected);
+    memcpy(s->optimizer.first_moment, p->first_moment, p->moment_floats * sizeof(float));
+    memcpy(s->optimizer.second_moment, p->second_moment, p->moment_floats * sizeof(float));
+    s->forget.rng = p->forget_rng;
+    s->retain.rng = p->retain_rng;
+    memcpy(s->forget.order, p->forget_order, (size_t)p->forget_count * sizeof(int));
+    memcpy(s->retain.order, p->retain_order, (size_t)p->retain_count * sizeof(int));
+    s->forget.next = p->forget_next;
+    s->retain.next = p->retain_next;
+    run->have_selected = p->have_selected;
+    run->selected_eval = p->selected_eval;
+    run->last_eval = p->last_eval;
+    run->last_forget_overlap = p->last_forget_overlap;
+    memcpy(s->reference_seq_nll, p->reference_nll, (size_t)p->forget_count * sizeof(double));
+    log_line(run, "resumed after step %d of %d", run->step, run->config.steps);
+    return 0;
+}
+
+void unlearn_resume_point_free(UnlearnResumePoint *p)
+{
+    free(p->trainable);
+    free(p->selected);
+    free(p->first_moment);
+    free(p->second_moment);
+    free(p->forget_order);
+    free(p->retain_order);
+    free(p->reference_nll);
+    memset(p, 0, sizeof *p);
 }

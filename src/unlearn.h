@@ -13,6 +13,7 @@
 #include "adamw.h"
 #include "attribution.h"
 #include "dataset.h"
+#include "rng.h"
 #include "routing_shift.h"
 #include "tokenizer.h"
 #include "trainable_set.h"
@@ -208,5 +209,31 @@ void unlearn_set_learning_rate(UnlearnRun *run, float learning_rate);
 /* Puts the checkpoint the selection rule picked into the model. */
 void unlearn_finish(UnlearnRun *run);
 void unlearn_end(UnlearnRun *run);
+
+/* Everything a run needs to go on, bit for bit, from between two steps:
+ * saved by run_state.h, put back into a run that unlearn_begin prepared
+ * with the same config and data. */
+typedef struct {
+    int step;
+    int optimizer_step;
+    size_t trainable_floats, moment_floats;
+    float *trainable;                    /* (trainable_floats) the trainable set's values */
+    float *selected;                     /* (trainable_floats) the state the rule picked */
+    float *first_moment, *second_moment; /* (moment_floats) AdamW's */
+    Rng forget_rng, retain_rng;
+    int forget_count, retain_count;
+    int *forget_order, *retain_order;    /* (forget_count), (retain_count) epoch orders */
+    int forget_next, retain_next;        /* positions in them */
+    double *reference_nll;               /* (forget_count) NPO's memo; NaN: not yet computed */
+    bool have_selected;
+    UnlearnEval selected_eval, last_eval;
+    double last_forget_overlap;
+} UnlearnResumePoint;
+
+/* A copy of the run's state now, to free with unlearn_resume_point_free. */
+void unlearn_resume_point(const UnlearnRun *run, UnlearnResumePoint *point);
+/* Puts a point into the run; an error when its sizes are not the run's. */
+int unlearn_restore(UnlearnRun *run, const UnlearnResumePoint *point);
+void unlearn_resume_point_free(UnlearnResumePoint *point);
 
 #endif

@@ -4,15 +4,20 @@
  * planted to receive one token. Checks that attribution finds the planted
  * expert, that UOE changes nothing outside its set (bit for bit), that the
  * frozen-prefix cache changes no loss, that NPO starts from its reference,
- * that the selection rule restores the state it picked, and that a
- * non-finite loss stops the run with the last good state kept. */
+ * that the selection rule restores the state it picked, that a non-finite
+ * loss stops the run with the last good state kept, and that a run resumed
+ * from its saved state ends bit for bit as an uninterrupted one. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "checkpoint.h"
 #include "error.h"
 #include "mcq_eval.h"
+#include "run_dir.h"
+#include "run_state.h"
 #include "tap.h"
 #include "test_util.h"
 #include "unlearn.h"
@@ -238,6 +243,142 @@ static void check_non_finite_guard(const Tokenizer *tokenizer)
     model_free(&before);
 }
 
+/* metrics.jsonl of two run directories: the same records, step times aside. */
+static bool same_metrics(const char *dir_a, const char *dir_b, int *records)
+{
+    const char *dirs[2] = {dir_a, dir_b};
+    FILE *file[2];
+    for (int i = 0; i < 2; i++) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/metrics.jsonl", dirs[i]);
+        file[i] = fopen(path, "rb");
+    }
+    bool same = file[0] && file[1];
+    char *line[2] = {NULL, NULL};
+    size_t capacity[2] = {0, 0};
+    *records = 0;
+    while (same) {
+        json_t *record[2];
+        for (int i = 0; i < 2; i++) {
+            ssize_t length = getline(&line[i], &capacity[i], file[i]);
+            record[i] = length > 0 ? json_loadb(line[i], (size_t)length, 0, NULL) : NULL;
+            json_object_del(record[i], "seconds");
+        }
+        same = (record[0] == NULL) == (record[1] == NULL) && (!record[0] || json_equal(record[0], record[1]));
+        bool done = !record[0];
+        json_decref(record[0]);
+        json_decref(record[1]);
+        if (done)
+            break;
+        ++*records;
+    }
+    for (int i = 0; i < 2; i++) {
+        free(line[i]);
+        if (file[i])
+            fclose(file[i]);
+    }
+    return same;
+}
+
+static bool same_weights(const Model *a, const Model *b)
+{
+    for (int i = 0; i < a->num_params; i++)
+        if (memcmp(a->params[i].value, b->params[i].value, a->params[i].numel * sizeof(float)) != 0)
+            return false;
+    return true;
+}
+
+/* Begins a run writing dir (resumed from its saved state when resume is
+ * set), on a freshly planted model. */
+static int begin_in(Model *m, const Tokenizer *tokenizer, UnlearnRun *run, RunDir *dir,
+                    const char *path, bool resume, const UnlearnConfig *c)
+{
+    load_planted(m, tokenizer);
+    UnlearnObserver observer = run_dir_observer(dir);
+    return run_state_begin(dir, path, NULL, resume, run, m, tokenizer, &data, c, &observer);
+}
+
+/* NPO (its reference memo) through the prefix cache for 7 steps,
+ * uninterrupted; then the same run abandoned after step 5 (a kill), its
+ * state saved by its run directory at the snapshot of step 4, and resumed
+ * from there to the end. */
+static void check_resume(const Tokenizer *tokenizer)
+{
+    UnlearnConfig c = small_config(METHOD_NPO, 7);
+    char whole[4200], killed[4200];
+    snprintf(whole, sizeof whole, "%s/whole", temp_dir);
+    snprintf(killed, sizeof killed, "%s/killed", temp_dir);
+
+    Model a, b, resumed;
+    UnlearnRun run_a, run_b, run_c;
+    RunDir dir_a, dir_b, dir_c;
+    int rc = begin_in(&a, tokenizer, &run_a, &dir_a, whole, false, &c);
+    if (rc == 0)
+        rc = unlearn_run_all(&run_a);
+    if (rc == 0)
+        rc = run_dir_write_summary(&dir_a, &run_a);
+    tap_ok(rc == 0 && run_dir_close(&dir_a) == 0, "the uninterrupted run ends");
+
+    rc = begin_in(&b, tokenizer, &run_b, &dir_b, killed, false, &c);
+    for (int step = 0; step < 5 && rc == 0; step++)
+        rc = unlearn_step(&run_b) < 0 ? -1 : 0;
+    unlearn_end(&run_b);
+    run_dir_close(&dir_b);
+    model_free(&b);
+    tap_ok(rc == 0 && run_state_latest(killed) == 4,
+           "the second run, abandoned after step 5, saved its state at its last snapshot (step 4)");
+
+    rc = begin_in(&resumed, tokenizer, &run_c, &dir_c, killed, true, &c);
+    tap_ok(rc == 0 && run_c.step == 4, "the resumed run starts after step 4");
+    if (rc < 0)
+        tap_diag("%s", error_message());
+    if (rc == 0)
+        rc = unlearn_run_all(&run_c);
+    if (rc == 0)
+        rc = run_dir_write_summary(&dir_c, &run_c);
+    tap_ok(rc == 0 && run_dir_close(&dir_c) == 0, "the resumed run ends");
+    tap_ok(same_weights(&a, &resumed), "its weights are bit for bit those of the uninterrupted run");
+    tap_ok(memcmp(&run_c.last_eval, &run_a.last_eval, sizeof run_a.last_eval) == 0,
+           "its last evaluation is the same (step %d)", run_a.last_eval.step);
+    int records = 0;
+    bool same = same_metrics(whole, killed, &records);
+    tap_ok(same && records == 17,
+           "metrics.jsonl holds the uninterrupted run's records, step times aside, and no more (%d)",
+           records);
+
+    /* a state saved by another run is refused, naming what differs */
+    UnlearnConfig other = c;
+    other.seed = 2;
+    Model m;
+    UnlearnRun run_d;
+    RunDir dir_d;
+    char elsewhere[4200];
+    snprintf(elsewhere, sizeof elsewhere, "%s/elsewhere", temp_dir);
+    rc = begin_in(&m, tokenizer, &run_d, &dir_d, elsewhere, false, &other);
+    UnlearnResumePoint point;
+    int found = rc == 0 ? run_state_load(&run_d, killed, &point) : 0;
+    tap_ok(found < 0 && strstr(error_message(), "saved by a run with seed \"1\", and this run has seed \"2\""),
+           "a state saved with another seed is refused: %s", error_message());
+    unlearn_end(&run_d);
+    run_dir_close(&dir_d);
+
+    /* a damaged state is refused, naming its file */
+    char state_json[4300];
+    snprintf(state_json, sizeof state_json, "%s/state/step_000007.json", killed);
+    write_bytes(state_json, "{\"step\": 7,", 11);
+    rc = begin_in(&m, tokenizer, &run_d, &dir_d, killed, true, &c);
+    tap_ok(rc < 0 && strstr(error_message(), "step_000007.json"),
+           "a damaged state is refused, naming its file: %s", error_message());
+    unlearn_end(&run_d);
+    run_dir_close(&dir_d);
+    model_free(&m);
+
+    unlearn_end(&run_a);
+    unlearn_end(&run_c);
+    model_free(&a);
+    model_free(&resumed);
+}
+
 int main(void)
 {
     snprintf(model_dir, sizeof model_dir, "%s/fixtures/mcq/model", test_data_dir());
@@ -248,7 +389,7 @@ int main(void)
     snprintf(retain_path, sizeof retain_path, "%s/retain.jsonl", temp_dir);
     write_bytes(forget_path, forget_texts, strlen(forget_texts));
     write_bytes(retain_path, retain_texts, strlen(retain_texts));
-    data = (UnlearnData){forget_path, retain_path, mcq_path, mcq_path};
+    data = (UnlearnData){forget_path, retain_path, mcq_path, mcq_path, NULL};
 
     Tokenizer *tokenizer;
     if (!tap_ok(tokenizer_load(&tokenizer, model_dir) == 0, "load the fixture tokenizer")) {
@@ -260,6 +401,7 @@ int main(void)
     check_npo_reference(tokenizer);
     check_selection(tokenizer);
     check_non_finite_guard(tokenizer);
+    check_resume(tokenizer);
     tokenizer_free(tokenizer);
     remove_temp_dir();
     return tap_done();
