@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "error.h"
 #include "run_dir.h"
+#include "run_state.h"
 #include "run_setup.h"
 #include "tokenizer.h"
 #include "unlearn.h"
@@ -66,12 +67,17 @@ static const char unlearn_usage[] =
     "  --seed N               data order, probes, question samples, random expert\n"
     "                         and RMU direction (default 1)\n"
     "  --save-model           write the selected weights to RUN_DIR/model/\n"
+    "  --resume               go on from the state RUN_DIR saved (at its last\n"
+    "                         snapshot, or when a signal stopped it), bit for bit\n"
+    "                         as if never interrupted; the options must describe\n"
+    "                         the same run. Without a saved state, start afresh\n"
     "  -q, --quiet            no progress lines\n"
     "\n"
     "SIGINT (Ctrl-C) or SIGTERM stops the run after the step in progress: the\n"
-    "summary (its \"stopped\" says which signal, after which step), the metrics\n"
-    "and, with --save-model, the model are written as at the end of a run. A\n"
-    "second signal ends it at once. Before loading, the model, the mapped\n"
+    "summary (its \"stopped\" says which signal, after which step), the metrics,\n"
+    "the state for --resume and, with --save-model, the model are written as at\n"
+    "the end of a run. A second signal ends it at once. Before loading, the\n"
+    "model, the mapped\n"
     "checkpoint and the training state must fit the memory left (MemAvailable,\n"
     "ulimit -v, ulimit -d), else the run does not start.\n"
     "\n"
@@ -121,17 +127,21 @@ static int load_model(Model *model, const char *model_dir, const UnlearnConfig *
 /* Steps the run to its end, or, once SIGINT or SIGTERM has come, stops it
  * after the step in progress with the signal as its stop reason and the
  * selection rule applied to the evaluations so far. Returns 0 when it
- * finished, 1 when a signal stopped it, -1 when a non-finite value stopped
- * it (its stop_reason says where; the model holds the last good state) or
- * on an error (stop_reason empty). */
-static int run_until_stop_signal(UnlearnRun *run)
+ * finished, 1 when a signal stopped it (its state saved in run_dir for
+ * --resume), -1 when a non-finite value stopped it (its stop_reason says
+ * where; the model holds the last good state) or on an error. */
+static int run_until_stop_signal(UnlearnRun *run, const char *run_dir)
 {
     int rc = 1;
     while (rc > 0 && !run_setup_stop_signal())
         rc = unlearn_step(run);
-    if (rc > 0)
+    if (rc > 0) {
         run_setup_stop_reason(run->stop_reason, sizeof run->stop_reason, run_setup_stop_signal(),
                               run->step, run->config.steps);
+        /* the state to resume from, before the selection rule changes the model */
+        if (run_state_save(run, run_dir) < 0)
+            return -1;
+    }
     if (rc >= 0) {
         unlearn_finish(run);
         return rc;
@@ -175,22 +185,19 @@ int cmd_unlearn(int argc, char **argv)
     }
     run_setup_catch_stop_signals();
     json_t *experiment = run_setup_experiment_json(model_dir, &a.data);
-    rc = run_dir_open(&dir, a.out_dir, experiment);
+    Progress progress = {.dir = &dir, .quiet = a.quiet};
+    UnlearnObserver observer = {.ctx = &progress, .on_start = progress_start,
+                                .on_step = progress_step, .on_eval = progress_eval,
+                                .on_snapshot = progress_snapshot, .on_log = progress_log};
+    rc = run_state_begin(&dir, a.out_dir, experiment, a.resume, &run, &model, tokenizer, &a.data,
+                         &a.config, &observer);
     json_decref(experiment);
     if (rc < 0) {
         cli_report_error();
         goto done;
     }
-    Progress progress = {.dir = &dir, .quiet = a.quiet};
-    UnlearnObserver observer = {.ctx = &progress, .on_start = progress_start,
-                                .on_step = progress_step, .on_eval = progress_eval,
-                                .on_snapshot = progress_snapshot, .on_log = progress_log};
-    if (unlearn_begin(&run, &model, tokenizer, &a.data, &a.config, &observer) < 0) {
-        cli_report_error();
-        goto done;
-    }
-    int run_rc = run_until_stop_signal(&run);
-    if (run_rc < 0 && !run.stop_reason[0]) {
+    int run_rc = run_until_stop_signal(&run, a.out_dir);
+    if (run_rc < 0 && (!run.stop_reason[0] || run_setup_stop_signal())) {
         cli_report_error();
         goto done;
     }

@@ -11,7 +11,7 @@
 
 enum {
     OPT_WORLD = 256, OPT_FORGET, OPT_RETAIN, OPT_FORGET_MCQ, OPT_UTILITY_MCQ, OPT_OUT, OPT_METHOD,
-    OPT_SET, OPT_RANK_BY, OPT_ATTRIBUTION, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL,
+    OPT_SET, OPT_RANK_BY, OPT_ATTRIBUTION, OPT_ANCHOR_SCALE, OPT_SCHEDULE, OPT_SELECT, OPT_NO_PREFIX_CACHE, OPT_SAVE_MODEL, OPT_RESUME,
     /* numeric options, from OPT_ALPHA on: set_numeric stores them */
     OPT_ALPHA, OPT_RETAIN_WEIGHT, OPT_BETA, OPT_DELTA, OPT_RMU_LAYER, OPT_RMU_COEFF, OPT_STEPS,
     OPT_FORGET_BATCH, OPT_RETAIN_BATCH, OPT_MAX_SEQ_LEN, OPT_LR, OPT_WARMUP, OPT_WEIGHT_DECAY,
@@ -35,6 +35,7 @@ static const struct option shared_options[] = {
     {"select", required_argument, NULL, OPT_SELECT},
     {"no-prefix-cache", no_argument, NULL, OPT_NO_PREFIX_CACHE},
     {"save-model", no_argument, NULL, OPT_SAVE_MODEL},
+    {"resume", no_argument, NULL, OPT_RESUME},
     {"alpha", required_argument, NULL, OPT_ALPHA},
     {"retain-weight", required_argument, NULL, OPT_RETAIN_WEIGHT},
     {"beta", required_argument, NULL, OPT_BETA},
@@ -155,6 +156,7 @@ int run_setup_parse(int argc, char **argv, RunSetup *a, const RunSetupExtra *ext
         case OPT_OUT: a->out_dir = optarg; break;
         case OPT_NO_PREFIX_CACHE: a->config.prefix_cache = false; break;
         case OPT_SAVE_MODEL: a->save_model = true; break;
+        case OPT_RESUME: a->resume = true; break;
         case OPT_ATTRIBUTION: a->data.attribution_path = optarg; break;
         default:
             if (opt >= RUN_SETUP_FIRST_EXTRA) {

@@ -22,6 +22,7 @@ typedef struct {
     UnlearnData data;
     UnlearnConfig config;
     bool save_model, quiet;
+    bool resume;              /* go on from the saved state in out_dir */
     bool beta_given;
     float beta;
     char **positional;        /* the arguments that are not options, in order */

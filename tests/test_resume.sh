@@ -1,0 +1,117 @@
+#!/bin/sh
+# Resuming interrupted runs (`uoe-wb unlearn --resume`): a run stopped by SIGTERM, and a run
+# SIGKILLed at random moments and resumed each time, end with the model, the metrics (step
+# times aside) and the routing snapshots of the same run left alone, bit for bit. A state
+# saved by another run is refused. Prints TAP.
+set -u
+top=${top_srcdir:-.}
+data=${UOE_TEST_DATA:-$top/tests}
+wb=${UOE_WB:-./src/uoe-wb}
+model=$data/fixtures/mcq/model
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+count=0
+status=0
+OMP_NUM_THREADS=1
+export OMP_NUM_THREADS
+
+# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
+check() {
+    count=$((count + 1))
+    if eval "$2"; then
+        echo "ok $count - $1"
+    else
+        echo "not ok $count - $1"
+        echo "# status $status; stdout and stderr follow"
+        sed 's/^/#   /' "$work/stdout" "$work/stderr"
+    fi
+}
+
+# the tiny world of tests/test_cli.sh
+world=$work/world
+mkdir -p "$world/splits"
+head -n 12 "$top/data/world/corpus/pathogens.jsonl" >"$world/splits/forget.jsonl"
+head -n 12 "$top/data/world/corpus/cities.jsonl" >"$world/splits/retain.jsonl"
+cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/forget_mcq.jsonl"
+cp "$data/fixtures/mcq/tiny.jsonl" "$world/splits/utility_mcq.jsonl"
+
+# NPO on the UOE set through the prefix cache: the reference memo, the cache and both epoch
+# orders all carry over a resume. (The paths come from mktemp: no spaces to quote.)
+options="$model --world $world --method npo --set uoe --steps 120 --eval-every 4 \
+    --snapshot-every 4 --eval-questions 0 --probe-sequences 3 --forget-batch 3 --retain-batch 2 \
+    --lr 1e-2 --select best-ut --fe-target 1 --save-model"
+unlearn() {
+    "$wb" unlearn $options "$@"
+}
+# start_unlearn ARGS...: in the background, pid in $pid (uoe-wb itself, so signals reach it)
+start_unlearn() {
+    "$wb" unlearn $options "$@" >"$work/stdout" 2>"$work/stderr" &
+    pid=$!
+}
+
+# same_run DIR: DIR ended as the uninterrupted run did
+same_run() {
+    cmp -s "$work/whole/model/model.safetensors" "$1/model/model.safetensors" &&
+        sed 's/,"seconds":[^,}]*//' "$work/whole/metrics.jsonl" >"$work/expected.jsonl" &&
+        sed 's/,"seconds":[^,}]*//' "$1/metrics.jsonl" >"$work/got.jsonl" &&
+        cmp -s "$work/expected.jsonl" "$work/got.jsonl" &&
+        diff -r "$work/whole/routing" "$1/routing" >/dev/null
+}
+
+# wait_for_step DIR N: waits up to 60 s for DIR's metrics to record step N
+wait_for_step() {
+    tries=0
+    while [ $tries -lt 600 ] && ! grep -q "\"type\":\"step\",\"step\":$2," "$1/metrics.jsonl" 2>/dev/null; do
+        sleep 0.1
+        tries=$((tries + 1))
+    done
+}
+
+unlearn --out "$work/whole" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "the uninterrupted run ends" '[ $status -eq 0 ] && [ -s "$work/whole/model/model.safetensors" ]'
+
+# SIGTERM after step 6: the state of the step it stopped at is saved
+start_unlearn --out "$work/term"
+wait_for_step "$work/term" 6
+kill -TERM $pid
+wait $pid
+status=$?
+stopped=$(ls "$work/term/state" 2>/dev/null | sed -n 's/^step_0*\([0-9][0-9]*\)\.json$/\1/p')
+check "SIGTERM stops the run with status 143 and its state saved where it stopped" \
+    '[ $status -eq 143 ] && [ -n "$stopped" ] && [ "$stopped" -ge 6 ] && [ "$stopped" -lt 120 ]'
+unlearn --out "$work/term" --resume >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "--resume goes on from step $stopped to the end" \
+    '[ $status -eq 0 ] && grep -q "resumed after step $stopped of 120" "$work/stderr" "$work/stdout"'
+check "the resumed run ends bit for bit as the uninterrupted one (model, metrics, routing)" \
+    'same_run "$work/term"'
+
+# SIGKILL at five random moments, resuming each time
+kills=0
+start_unlearn --out "$work/killed"
+for delay in $(awk 'BEGIN { srand(); for (i = 0; i < 5; i++) printf "%.2f ", 0.1 + rand() * 0.6 }'); do
+    sleep "$delay"
+    kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid 2>/dev/null
+    start_unlearn --out "$work/killed" --resume
+done
+wait $pid
+status=$?
+check "after $kills kills (SIGKILL) and as many resumes, the run ends" '[ $status -eq 0 ] && [ $kills -ge 1 ]'
+check "it ends bit for bit as the uninterrupted run (model, metrics, routing)" 'same_run "$work/killed"'
+check "only the last state is kept, and no temporary file" \
+    '[ "$(ls "$work/killed/state")" = "$(printf "step_000120.json\nstep_000120.safetensors")" ] && [ -z "$(find "$work/killed" -name "*.tmp.*")" ]'
+
+# a state saved by another run is refused, naming the file and what differs
+unlearn --out "$work/term" --resume --seed 2 >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "--resume with another seed is refused, naming the state and the seed" \
+    '[ $status -eq 1 ] && grep -q "state/step_000120.json: saved by a run with seed \"1\", and this run has seed \"2\"" "$work/stderr"'
+# without --resume a directory holding a run is still refused
+unlearn --out "$work/term" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "without --resume a directory that holds a run is refused" \
+    '[ $status -eq 1 ] && grep -q "already holds a run" "$work/stderr"'
+
+echo "1..$count"
