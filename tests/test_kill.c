@@ -1,5 +1,6 @@
-/* Runs that survive a kill: `uoe-wb unlearn` on the fixture model and a tiny
- * world, killed with SIGKILL at random moments of its run. After each kill
+/* Runs that survive a kill: the default experiment (lua/experiments/default.lua,
+ * UOE and then GA on all parameters, through `uoe-wb run`) on the fixture
+ * model and a tiny world, killed with SIGKILL at random moments of its run. After each kill
  * every file of the run directory must be whole and parse: the .json files as
  * JSON, every line of metrics.jsonl as one object (the last one ended by its
  * newline), the saved model's safetensors through safetensors_open. Temporary
@@ -34,7 +35,7 @@
 #include "test_util.h"
 
 static const char *wb;
-static char model[PATH_MAX], world[PATH_MAX];
+static char model[PATH_MAX], world[PATH_MAX], script[PATH_MAX];
 
 static double now(void)
 {
@@ -95,9 +96,13 @@ static pid_t start_run(const char *out)
         int null = open("/dev/null", O_WRONLY);
         dup2(null, 1);
         dup2(null, 2);
-        execl(wb, wb, "unlearn", model, "--world", world, "--out", out, "--steps", "8",
-              "--eval-every", "2", "--snapshot-every", "2", "--forget-batch", "2",
-              "--retain-batch", "2", "--save-model", (char *)NULL);
+        char model_key[PATH_MAX + 8], world_key[PATH_MAX + 8], out_key[PATH_MAX + 8];
+        snprintf(model_key, sizeof model_key, "model=%s", model);
+        snprintf(world_key, sizeof world_key, "world=%s", world);
+        snprintf(out_key, sizeof out_key, "out=%s", out);
+        execl(wb, wb, "run", script, model_key, world_key, out_key, "steps=8", "eval_every=2",
+              "forget_batch=2", "retain_batch=2", "probe_sequences=4", "eval_questions=0",
+              (char *)NULL);
         _exit(127);
     }
     return child;
@@ -324,6 +329,7 @@ int main(void)
     char data[PATH_MAX];
     snprintf(model, sizeof model, "%s/fixtures/mcq/model", tests);
     snprintf(data, sizeof data, "%s/../data", tests);
+    snprintf(script, sizeof script, "%s/../lua/experiments/default.lua", tests);
     make_temp_dir();
     make_world(data, tests);
 
