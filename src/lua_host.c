@@ -375,7 +375,7 @@ int lua_host_run(const LuaHostScript *script, LuaHostWorkbench *workbench)
         return SCRIPT_FAILED;
     }
     LuaUoeContext context = {.interrupted = &interrupted, .progress = !workbench,
-                             .script = script->path};
+                             .script = script->path, .resume = script->resume};
     lua_uoe_set_context(L, &context);
     interrupted = 0;
     WarningsToLog warnings = {.sink = workbench ? &workbench->sink : NULL};
@@ -413,6 +413,7 @@ int lua_host_script_init(LuaHostScript *script, const char *path, int count, cha
 {
     enum { DEFAULTS_ROOM = 8 };
     script->path = path;
+    script->resume = false;
     script->count = count;
     script->room = count + DEFAULTS_ROOM;
     script->keys = xcalloc((size_t)script->room, sizeof *script->keys);

@@ -34,6 +34,7 @@ typedef struct {
     int count;
     const char **keys, **values; /* (count), pointing into the arguments */
     int room;                    /* keys the arrays hold */
+    bool resume;                 /* its runs go on from their saved states */
 } LuaHostScript;
 
 /* Splits the count KEY=VALUE pairs (in place, run_args.h) for the script

@@ -21,6 +21,7 @@
 #include "lua_run_config.h"
 #include "lua_uoe.h"
 #include "run_dir.h"
+#include "run_state.h"
 #include "run_setup.h"
 #include "unlearn.h"
 
@@ -331,11 +332,6 @@ static void begin(lua_State *L, LuaRun *r)
         luaL_error(L, "the model is being unlearned by another run; stop that run first");
     int rc = workbench_make_directories(r->settings.out);
     if (rc == 0) {
-        json_t *experiment = experiment_json(r);
-        rc = run_dir_open(&r->dir, r->settings.out, experiment);
-        json_decref(experiment);
-    }
-    if (rc == 0) {
         UnlearnConfig config = r->settings.config;
         const LuaRunSettings *set = &r->settings;
         config.custom_loss = (UnlearnCustomLoss){.ctx = r,
@@ -351,8 +347,11 @@ static void begin(lua_State *L, LuaRun *r)
             tell_begin(r, &config);
         r->state = RUN_RUNNING;
         r->in_step = true;
-        rc = unlearn_begin(&r->run, &r->model->model, r->model->tokenizer, &r->settings.data,
-                           &config, &observer);
+        json_t *experiment = experiment_json(r);
+        rc = run_state_begin(&r->dir, r->settings.out, experiment, r->context.resume, &r->run,
+                             &r->model->model, r->model->tokenizer, &r->settings.data, &config,
+                             &observer);
+        json_decref(experiment);
         r->in_step = false;
     }
     if (rc < 0) {
@@ -369,10 +368,13 @@ static void begin(lua_State *L, LuaRun *r)
     r->state = RUN_PAUSED;
 }
 
-/* Ends the run after its last step, for the reason given. */
+/* Ends the run after its last step, for the reason given, its state saved
+ * for a resume first. */
 static void stop_for(lua_State *L, LuaRun *r, const char *reason)
 {
     r->L = L;
+    if (run_state_save(&r->run, r->settings.out) < 0)
+        lua_uoe_engine_error(L);
     r->in_step = true;
     unlearn_finish(&r->run);
     r->in_step = false;
@@ -625,7 +627,7 @@ static int run_gc(lua_State *L)
         if (printing(r))
             fprintf(stderr, "%s: %s; the run directory keeps what was finished\n", r->settings.out,
                     reason);
-        if (end_run(r, RUN_STOPPED, reason, false) < 0) {
+        if (run_state_save(&r->run, r->settings.out) < 0 || end_run(r, RUN_STOPPED, reason, false) < 0) {
             if (sink(r))
                 workbench_log_lines(sink(r), error_message());
             else

@@ -34,6 +34,8 @@ typedef struct {
     volatile sig_atomic_t *interrupted; /* set by SIGINT; NULL = never */
     bool progress;                      /* print a line per evaluation on stdout */
     const char *script;                 /* the running script's path, for run records */
+    bool resume;                        /* each uoe.run goes on from the state its
+                                         * directory saved (uoe-wb run --resume) */
 } LuaUoeContext;
 
 /* Opens the module: `require "uoe"` calls it through package.preload. */

@@ -256,8 +256,9 @@ void run_dir_on_snapshot(void *ctx, const UnlearnSnapshot *s)
         record_failure(dir);
 }
 
-/* metrics.jsonl cut before the first record of a step after `step`, atomically. */
-static int keep_metrics_through(const char *path, int step)
+/* metrics.jsonl cut before the first record of a step after `step`,
+ * atomically; the step times kept count toward the summary's mean. */
+static int keep_metrics_through(RunDir *dir, const char *path, int step)
 {
     FILE *in = fopen(path, "rb");
     if (!in)
@@ -276,6 +277,12 @@ static int keep_metrics_through(const char *path, int step)
         json_t *record_step = json_object_get(record, "step");
         bool later = !record || line[length - 1] != '\n' || /* a torn last line goes too */
                      (json_is_integer(record_step) && json_integer_value(record_step) > step);
+        const char *type = json_string_value(json_object_get(record, "type"));
+        json_t *seconds = json_object_get(record, "seconds");
+        if (!later && type && strcmp(type, "step") == 0 && json_is_number(seconds)) {
+            dir->step_seconds += json_number_value(seconds);
+            dir->steps++;
+        }
         json_decref(record);
         if (later)
             break;
@@ -330,7 +337,7 @@ int run_dir_open_resumed(RunDir *dir, const char *path, json_t *experiment, int 
         rc = error_set("%s: cannot remove: %s", summary, strerror(errno));
     if (rc == 0) {
         remove_later_snapshots(dir, keep_through_step);
-        rc = keep_metrics_through(metrics, keep_through_step);
+        rc = keep_metrics_through(dir, metrics, keep_through_step);
     }
     if (rc == 0) {
         dir->metrics_fd = open(metrics, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0666);

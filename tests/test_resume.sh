@@ -1,8 +1,9 @@
 #!/bin/sh
-# Resuming interrupted runs (`uoe-wb unlearn --resume`): a run stopped by SIGTERM, and a run
-# SIGKILLed at random moments and resumed each time, end with the model, the metrics (step
-# times aside) and the routing snapshots of the same run left alone, bit for bit. A state
-# saved by another run is refused. Prints TAP.
+# Resuming interrupted runs (`uoe-wb unlearn --resume`, `uoe-wb run SCRIPT --resume RUN_DIR`):
+# a run stopped by SIGTERM, and a run SIGKILLed at random moments and resumed each time, end
+# with the model or state, the metrics (step times aside) and the routing snapshots of the
+# same run left alone, bit for bit; so does the default experiment, two runs in one script.
+# A state saved by another run is refused. Prints TAP.
 set -u
 top=${top_srcdir:-.}
 data=${UOE_TEST_DATA:-$top/tests}
@@ -113,5 +114,54 @@ unlearn --out "$work/term" >"$work/stdout" 2>"$work/stderr"
 status=$?
 check "without --resume a directory that holds a run is refused" \
     '[ $status -eq 1 ] && grep -q "already holds a run" "$work/stderr"'
+
+# ---- the default experiment through uoe-wb run ----
+
+experiment="$top/lua/experiments/default.lua"
+keys="model=$model world=$world steps=40 eval_every=4 forget_batch=3 retain_batch=2 probe_sequences=3 eval_questions=0"
+# same_experiment DIR: both runs of DIR ended as those of the experiment left alone
+same_experiment() {
+    for run in uoe ga-all; do
+        sed 's/,"seconds":[^,}]*//' "$work/default/$run/metrics.jsonl" >"$work/expected.jsonl" &&
+            sed 's/,"seconds":[^,}]*//' "$1/$run/metrics.jsonl" >"$work/got.jsonl" &&
+            cmp -s "$work/expected.jsonl" "$work/got.jsonl" &&
+            diff -r "$work/default/$run/routing" "$1/$run/routing" >/dev/null &&
+            cmp -s "$work/default/$run/state/step_000040.safetensors" "$1/$run/state/step_000040.safetensors" ||
+            return 1
+    done
+}
+"$wb" run "$experiment" $keys out="$work/default" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "the default experiment runs to its end" '[ $status -eq 0 ] && [ -s "$work/default/ga-all/summary.json" ]'
+
+"$wb" run "$experiment" $keys out="$work/default-term" >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+wait_for_step "$work/default-term/uoe" 6
+kill -TERM $pid
+wait $pid
+status=$?
+check "SIGTERM stops the experiment with status 143" '[ $status -eq 143 ] && [ ! -e "$work/default-term/ga-all" ]'
+"$wb" run "$experiment" $keys --resume "$work/default-term" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "run --resume finishes it, both runs bit for bit as the experiment left alone" \
+    '[ $status -eq 0 ] && grep -q "resumed after step" "$work/stderr" && same_experiment "$work/default-term"'
+
+kills=0
+"$wb" run "$experiment" $keys out="$work/default-killed" >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+for delay in $(awk 'BEGIN { srand(); for (i = 0; i < 5; i++) printf "%.2f ", 0.1 + rand() * 0.9 }'); do
+    sleep "$delay"
+    kill -KILL $pid 2>/dev/null && kills=$((kills + 1))
+    wait $pid 2>/dev/null
+    "$wb" run "$experiment" $keys --resume "$work/default-killed" >"$work/stdout" 2>"$work/stderr" &
+    pid=$!
+done
+wait $pid
+status=$?
+check "after $kills kills of the experiment and as many run --resume, it ends bit for bit as left alone" \
+    '[ $status -eq 0 ] && [ $kills -ge 1 ] && same_experiment "$work/default-killed"'
+"$wb" run "$experiment" $keys out="$work/elsewhere" --resume "$work/default-killed" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "--resume and another out= are refused" '[ $status -eq 2 ] && grep -q "name different folders" "$work/stderr"'
 
 echo "1..$count"
