@@ -211,9 +211,10 @@ run tui "$mcq_model" --world "$world" --out "$work/workbench-npo" --steps 2 --me
 check "tui takes the options of unlearn; --no-baseline runs only the one, -q prints nothing" \
     '[ $status -eq 0 ] && [ ! -s "$work/stdout" ] && [ -s "$work/workbench-npo/1-npo-top2-layer/summary.json" ] && [ ! -e "$work/workbench-npo/2-npo-all" ]'
 
-run tui "$top/lua/experiments/default.lua"
-check "tui with a Lua script says that it is not supported yet" \
-    '[ $status -eq 1 ] && grep -q "Lua scripts do not run in the workbench yet" "$work/stderr"'
+run tui "$top/lua/experiments/default.lua" model="$mcq_model" world="$world" out="$work/tui-script" \
+    steps=2 eval_every=1 forget_batch=2 retain_batch=2 probe_sequences=2 eval_questions=4
+check "tui with a Lua script and stdout not a terminal runs it as uoe-wb run does" \
+    '[ $status -eq 0 ] && grep -q "^== uoe$" "$work/stdout" && [ -s "$work/tui-script/uoe/summary.json" ] && [ -s "$work/tui-script/ga-all/summary.json" ]'
 
 run tui "$mcq_model" "$mcq_model"
 check "tui with two models is a usage error" '[ $status -eq 2 ] && grep -q "Usage: uoe-wb tui" "$work/stderr"'
@@ -226,8 +227,8 @@ run tui "$work/no-such-model" --world "$world"
 check "tui on a missing model fails naming it, before anything runs" \
     '[ $status -eq 1 ] && grep -q "no-such-model" "$work/stderr"'
 
-# bare uoe-wb, stdout not a terminal: the default experiment, headless, in the
-# current folder; SIGINT after its step-0 evaluation ends it after that step
+# bare uoe-wb, stdout not a terminal: the default experiment (experiments/default.lua),
+# headless, in the current folder; SIGINT after its step-0 evaluation ends it after that step
 mkdir "$work/bare"
 (cd "$work/bare" && exec "$wb" >"$work/stdout" 2>"$work/stderr") &
 bare=$!
@@ -240,8 +241,8 @@ kill -INT $bare 2>/dev/null
 wait $bare
 status=$?
 check "bare uoe-wb, stdout not a terminal, runs the default experiment headless with progress lines" \
-    'grep -q "^== 1-ga-uoe: ga, trainable set uoe, alpha 1, 60 steps -> runs/tui-[0-9-]*/1-ga-uoe$" "$work/stdout" && grep -q "^step    0  FE 0\.[0-9]*  UT 0\.[0-9]*" "$work/stdout" && grep -q "^target layer" "$work/stderr"'
+    'grep -q "^== uoe$" "$work/stdout" && grep -q "^step    0  FE 0\.[0-9]*  UT 0\.[0-9]*" "$work/stdout" && grep -q "^target layer" "$work/stderr"'
 check "SIGINT stops it after the step in progress with status 130 and a summary saying so" \
-    '[ $status -eq 130 ] && grep -q "interrupted (SIGINT) after step [0-9]* of 60" "$work/bare/runs/"tui-*/1-ga-uoe/summary.json'
+    '[ $status -eq 130 ] && grep -q "interrupted (SIGINT) after step [0-9]* of 60" "$work/bare/runs/"tui-*/uoe/summary.json'
 
 echo "1..$count"
