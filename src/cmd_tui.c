@@ -57,6 +57,8 @@ static const char tui_usage[] =
     "                   run N goes to DIR/N-LABEL, e.g. DIR/1-ga-uoe\n"
     "  --no-baseline    only the run the options describe\n"
     "  --paused         start paused before step 1 (space resumes, s takes a step)\n"
+    "  --resume         (with MODEL_DIR and --out) each run goes on from the state\n"
+    "                   its directory saved; quitting or a signal saves it\n"
     "\n"
     "Exit status: 0 when the experiment finished or was quit; 1 on an error; 2 for\n"
     "a bad command line; 130 when interrupted (SIGINT; 143 for SIGTERM), after the\n"
@@ -384,7 +386,7 @@ int cmd_tui(int argc, char **argv)
     }
     WorkbenchExperiment experiment = {
         .model_dir = model, .data = a.data, .out_dir = a.out_dir ? a.out_dir : out_dir,
-        .runs = runs, .run_count = count, .save_model = a.save_model,
+        .runs = runs, .run_count = count, .save_model = a.save_model, .resume = a.resume,
     };
     int status = isatty(STDOUT_FILENO)
                      ? run_interactive((TuiExperiment){.runs = &experiment}, options.paused)

@@ -9,6 +9,7 @@
 #include "checkpoint.h"
 #include "error.h"
 #include "run_setup.h"
+#include "run_state.h"
 #include "tokenizer.h"
 
 void workbench_label(const UnlearnConfig *config, char *label, size_t size)
@@ -178,9 +179,10 @@ static int one_run(Session *s, const WorkbenchRunSpec *spec, int remaining,
         goto done;
     json_t *experiment = run_setup_experiment_json(x->model_dir, &x->data);
     json_object_set_new(experiment, "workbench_run", json_string(spec->label));
-    int rc = run_dir_open(&dir, dir_path, experiment);
+    int rc = run_state_begin(&dir, dir_path, experiment, x->resume, &run, &model, s->tokenizer,
+                             &x->data, &spec->config, &observer);
     json_decref(experiment);
-    if (rc < 0 || unlearn_begin(&run, &model, s->tokenizer, &x->data, &spec->config, &observer) < 0)
+    if (rc < 0)
         goto done;
     WorkbenchCurrent current = {&run, &dir, dir_path};
     *decision = (WorkbenchDecision){.action = WORKBENCH_STEP};
@@ -193,6 +195,9 @@ static int one_run(Session *s, const WorkbenchRunSpec *spec, int remaining,
                  decision->expert, run.step, run.config.steps);
     else if (decision->action == WORKBENCH_STOP)
         snprintf(run.stop_reason, sizeof run.stop_reason, "%s", decision->reason);
+    /* a stopped run keeps its state for a resume, before the selection changes the model */
+    if (decision->action == WORKBENCH_STOP && run_state_save(&run, dir_path) < 0)
+        goto done;
     if (!run.stop_reason[0] || decision->action != WORKBENCH_STEP)
         unlearn_finish(&run);
     if (run_dir_write_summary(&dir, &run) < 0 ||

@@ -32,6 +32,7 @@ typedef struct {
     const WorkbenchRunSpec *runs;      /* (run_count) in order */
     int run_count;
     bool save_model;                   /* each run's selected weights to its RUN_DIR/model/ */
+    bool resume;                       /* each run goes on from the state its directory saved */
 } WorkbenchExperiment;
 
 /* A run of the experiment as it begins. */

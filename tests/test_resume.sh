@@ -164,4 +164,28 @@ check "after $kills kills of the experiment and as many run --resume, it ends bi
 status=$?
 check "--resume and another out= are refused" '[ $status -eq 2 ] && grep -q "name different folders" "$work/stderr"'
 
+# ---- the workbench on a model (uoe-wb tui MODEL, headless) ----
+
+tui_options="$model --world $world --method npo --steps 40 --eval-every 4 --snapshot-every 4 \
+    --eval-questions 0 --probe-sequences 3 --forget-batch 3 --retain-batch 2 --lr 1e-2"
+"$wb" tui $tui_options --out "$work/bench" >"$work/stdout" 2>"$work/stderr"
+status=$?
+check "the workbench runs its two runs headless" '[ $status -eq 0 ] && [ -s "$work/bench/2-npo-all/summary.json" ]'
+"$wb" tui $tui_options --out "$work/bench-term" >"$work/stdout" 2>"$work/stderr" &
+pid=$!
+wait_for_step "$work/bench-term/1-npo-uoe" 6
+kill -TERM $pid
+wait $pid
+status=$?
+"$wb" tui $tui_options --out "$work/bench-term" --resume >"$work/stdout" 2>"$work/stderr"
+resumed=$?
+same_bench=true
+for run in 1-npo-uoe 2-npo-all; do
+    sed 's/,"seconds":[^,}]*//' "$work/bench/$run/metrics.jsonl" >"$work/expected.jsonl"
+    sed 's/,"seconds":[^,}]*//' "$work/bench-term/$run/metrics.jsonl" >"$work/got.jsonl"
+    cmp -s "$work/expected.jsonl" "$work/got.jsonl" && diff -r "$work/bench/$run/routing" "$work/bench-term/$run/routing" >/dev/null || same_bench=false
+done
+check "the workbench stopped by SIGTERM (143) and resumed with --resume ends as the one left alone" \
+    '[ $status -eq 143 ] && [ $resumed -eq 0 ] && $same_bench'
+
 echo "1..$count"
