@@ -97,16 +97,12 @@ int train_pack_rows(const Document *documents, const int *order, int count, int 
     return filled;
 }
 
+/* order = a seeded permutation of 0..count-1 */
 static void shuffle(int *order, int count, Rng *rng)
 {
     for (int i = 0; i < count; i++)
         order[i] = i;
-    for (int i = count - 1; i > 0; i--) {
-        int j = (int)rng_below(rng, (uint64_t)i + 1);
-        int swap = order[i];
-        order[i] = order[j];
-        order[j] = swap;
-    }
+    rng_shuffle(rng, order, count);
 }
 
 static double seconds_now(void)
