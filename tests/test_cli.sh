@@ -10,23 +10,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 count=0
 
-# run ARGS...: runs uoe-wb, keeping its status, stdout and stderr
-run() {
-    "$wb" "$@" >"$work/stdout" 2>"$work/stderr"
-    status=$?
-}
-
-# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        echo "# status $status; stdout and stderr follow"
-        sed 's/^/#   /' "$work/stdout" "$work/stderr"
-    fi
-}
+. "$top/tests/tap.sh"
 
 run --help
 check "--help exits 0 and lists the commands" \
@@ -35,7 +19,6 @@ check "--help exits 0 and lists the commands" \
 run --version
 check "--version exits 0 with the GNU first line" \
     '[ $status -eq 0 ] && head -n 1 "$work/stdout" | grep -Eq "^uoe-wb [0-9]+\.[0-9]+\.[0-9]+$"'
-
 
 run frobnicate
 check "an unknown command is a usage error naming it" \
@@ -230,6 +213,7 @@ check "tui on a missing model fails naming it, before anything runs" \
 # bare uoe-wb, stdout not a terminal: the default experiment (experiments/default.lua),
 # headless, in the current folder; SIGINT after its step-0 evaluation ends it after that step
 mkdir "$work/bare"
+: >"$work/stdout" # not the last run's lines: the loop below must see this run's
 (cd "$work/bare" && exec "$wb" >"$work/stdout" 2>"$work/stderr") &
 bare=$!
 tries=0

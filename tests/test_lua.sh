@@ -20,23 +20,7 @@ UOE_LUA_PATH=$top/lua:$scripts
 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 export UOE_LUA_PATH OMP_NUM_THREADS
 
-# run ARGS...: runs uoe-wb, keeping its status, stdout and stderr
-run() {
-    "$wb" "$@" >"$work/stdout" 2>"$work/stderr"
-    status=$?
-}
-
-# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        echo "# status $status; stdout and stderr follow"
-        sed 's/^/#   /' "$work/stdout" "$work/stderr"
-    fi
-}
+. "$top/tests/tap.sh"
 
 # lua_checks SCRIPT ARGS...: runs a test script and numbers its check lines
 lua_checks() {
@@ -71,6 +55,7 @@ interrupt() {
     script=$1
     pattern=$2
     shift 2
+    : >"$work/stdout" # not the last run's lines: wait_for must see this run's
     "$wb" run "$scripts/$script" "$@" >"$work/stdout" 2>"$work/stderr" &
     pid=$!
     wait_for "$pattern" "$work/stdout"

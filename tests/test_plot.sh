@@ -16,23 +16,7 @@ status=0
 : >"$work/stdout"
 : >"$work/stderr"
 
-# run ARGS...: runs uoe-wb, keeping its status, stdout and stderr
-run() {
-    "$wb" "$@" >"$work/stdout" 2>"$work/stderr"
-    status=$?
-}
-
-# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        echo "# status $status; stdout and stderr follow"
-        sed 's/^/#   /' "$work/stdout" "$work/stderr"
-    fi
-}
+. "$top/tests/tap.sh"
 
 # The rendering checks need gnuplot with its cairo terminals; without it they
 # are skipped and only the failure paths run.

@@ -17,11 +17,7 @@ count=0
 OMP_NUM_THREADS=1
 export OMP_NUM_THREADS
 
-# run ARGS...: runs uoe-wb, keeping its status, stdout and stderr
-run() {
-    "$wb" "$@" >"$work/stdout" 2>"$work/stderr"
-    status=$?
-}
+. "$top/tests/tap.sh"
 
 # run_limited ULIMIT-OPTION VALUE ARGS...: run under one ulimit. A process that cannot start
 # in it spins in OpenBLAS's initialisation, so a timeout (status 124) ends it.
@@ -30,18 +26,6 @@ run_limited() {
     shift 2
     (ulimit "$option" "$value" && exec timeout 60 "$wb" "$@") >"$work/stdout" 2>"$work/stderr"
     status=$?
-}
-
-# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        echo "# status $status; stdout and stderr follow"
-        sed 's/^/#   /' "$work/stdout" "$work/stderr"
-    fi
 }
 
 # json_field FILE KEY: the value of a top-level key of a JSON object; fails when FILE does
@@ -195,6 +179,7 @@ check "with no previous file, the message says nothing was written, and none is 
 # SIGNAL once the line of step 1 is out
 stop_unlearn() {
     out=$work/$2
+    : >"$work/stdout" # not the last run's lines: the loop below must see this run's
     "$wb" unlearn "$model" --world "$world" --out "$out" --steps 200 --eval-every 1 \
         --snapshot-every 5 --forget-batch 2 --retain-batch 2 --save-model \
         >"$work/stdout" 2>"$work/stderr" &

@@ -16,17 +16,7 @@ status=0
 OMP_NUM_THREADS=1
 export OMP_NUM_THREADS
 
-# check DESCRIPTION CONDITION: one TAP line; the condition is a shell command
-check() {
-    count=$((count + 1))
-    if eval "$2"; then
-        echo "ok $count - $1"
-    else
-        echo "not ok $count - $1"
-        echo "# status $status; stdout and stderr follow"
-        sed 's/^/#   /' "$work/stdout" "$work/stderr"
-    fi
-}
+. "$top/tests/tap.sh"
 
 # the tiny world of tests/test_cli.sh
 world=$work/world
