@@ -298,27 +298,36 @@ static int keep_metrics_through(RunDir *dir, const char *path, int step)
     return atomic_file_commit(&out);
 }
 
-/* Removes routing/step_NNNNNN.json of steps after `step`. */
-static void remove_later_snapshots(RunDir *dir, int step)
+int run_dir_file_step(const char *name, const char *extension)
 {
-    char *routing = join(dir, "routing");
-    DIR *folder = opendir(routing);
-    if (folder) {
-        struct dirent *entry;
-        int snapshot_step, end = 0;
-        while ((entry = readdir(folder))) {
-            if (sscanf(entry->d_name, "step_%d.json%n", &snapshot_step, &end) == 1 &&
-                entry->d_name[end] == '\0' && snapshot_step > step) {
-                size_t size = strlen(routing) + strlen(entry->d_name) + 2;
-                char *path = xmalloc(size);
-                snprintf(path, size, "%s/%s", routing, entry->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(folder);
+    if (strncmp(name, "step_", 5) != 0)
+        return -1;
+    const char *digits = name + 5;
+    size_t count = strspn(digits, "0123456789");
+    if (count == 0 || count > 9 || digits[count] != '.' || strcmp(digits + count + 1, extension) != 0)
+        return -1;
+    return atoi(digits);
+}
+
+void run_dir_remove_step_files(const char *folder, int step, bool later_only)
+{
+    DIR *dir = opendir(folder);
+    if (!dir)
+        return;
+    struct dirent *entry;
+    while ((entry = readdir(dir))) {
+        int file_step = run_dir_file_step(entry->d_name, "json");
+        if (file_step < 0)
+            file_step = run_dir_file_step(entry->d_name, "safetensors");
+        if (file_step < 0 || (later_only ? file_step <= step : file_step == step))
+            continue;
+        size_t size = strlen(folder) + strlen(entry->d_name) + 2;
+        char *path = xmalloc(size);
+        snprintf(path, size, "%s/%s", folder, entry->d_name);
+        unlink(path);
+        free(path);
     }
-    free(routing);
+    closedir(dir);
 }
 
 int run_dir_open_resumed(RunDir *dir, const char *path, json_t *experiment, int keep_through_step)
@@ -336,7 +345,7 @@ int run_dir_open_resumed(RunDir *dir, const char *path, json_t *experiment, int 
     if (rc == 0 && unlink(summary) < 0 && errno != ENOENT)
         rc = error_set("%s: cannot remove: %s", summary, strerror(errno));
     if (rc == 0) {
-        remove_later_snapshots(dir, keep_through_step);
+        run_dir_remove_step_files(routing, keep_through_step, true);
         rc = keep_metrics_through(dir, metrics, keep_through_step);
     }
     if (rc == 0) {

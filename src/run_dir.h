@@ -13,6 +13,7 @@
 #define UOE_RUN_DIR_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "unlearn.h"
 
@@ -36,6 +37,12 @@ int run_dir_open(RunDir *dir, const char *path, json_t *experiment);
  * summary.json are removed, and the run's events up to that step (its
  * begin's evaluation and snapshot of step 0) are not written again. */
 int run_dir_open_resumed(RunDir *dir, const char *path, json_t *experiment, int keep_through_step);
+/* The step of a file named step_N.EXT (the routing snapshots and the saved
+ * states), or -1 when the name is not one. */
+int run_dir_file_step(const char *name, const char *extension);
+/* Removes the .json and .safetensors step files of folder whose step is
+ * after `step` (later_only), or other than `step`. */
+void run_dir_remove_step_files(const char *folder, int step, bool later_only);
 /* An observer that writes this directory's files. */
 UnlearnObserver run_dir_observer(RunDir *dir);
 void run_dir_on_start(void *ctx, const UnlearnRun *run);

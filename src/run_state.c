@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "error.h"
 #include "json_util.h"
@@ -84,41 +83,6 @@ static json_t *point_json(const UnlearnRun *run, const UnlearnResumePoint *p)
     return root;
 }
 
-/* The step of "step_NNNNNN.json" (or .safetensors), or -1. */
-static int state_step(const char *name, const char *extension)
-{
-    int step, end = 0;
-    char tail[16];
-    if (sscanf(name, "step_%6d.%15s%n", &step, tail, &end) != 2 || name[end] != '\0' ||
-        strcmp(tail, extension) != 0 || strlen(name) != 12 + strlen(extension))
-        return -1;
-    return step;
-}
-
-/* Removes every state file of run_dir but those of step `keep`. */
-static void remove_other_states(const char *run_dir, int keep)
-{
-    char *folder = state_path(run_dir, -1, NULL);
-    DIR *dir = opendir(folder);
-    if (dir) {
-        struct dirent *entry;
-        while ((entry = readdir(dir))) {
-            int step = state_step(entry->d_name, "json");
-            if (step < 0)
-                step = state_step(entry->d_name, "safetensors");
-            if (step >= 0 && step != keep) {
-                size_t size = strlen(folder) + strlen(entry->d_name) + 2;
-                char *path = xmalloc(size);
-                snprintf(path, size, "%s/%s", folder, entry->d_name);
-                unlink(path);
-                free(path);
-            }
-        }
-        closedir(dir);
-    }
-    free(folder);
-}
-
 int run_state_save(const UnlearnRun *run, const char *run_dir)
 {
     char *folder = state_path(run_dir, -1, NULL);
@@ -144,8 +108,11 @@ int run_state_save(const UnlearnRun *run, const char *run_dir)
         rc = json_write_file(root, json_path);
         json_decref(root);
     }
-    if (rc == 0)
-        remove_other_states(run_dir, p.step);
+    if (rc == 0) {
+        char *states = state_path(run_dir, -1, NULL);
+        run_dir_remove_step_files(states, p.step, false);
+        free(states);
+    }
     free(tensor_path);
     free(json_path);
     unlearn_resume_point_free(&p);
@@ -162,7 +129,7 @@ int run_state_latest(const char *run_dir)
     int latest = -1;
     struct dirent *entry;
     while ((entry = readdir(dir))) {
-        int step = state_step(entry->d_name, "json");
+        int step = run_dir_file_step(entry->d_name, "json");
         if (step > latest)
             latest = step;
     }
